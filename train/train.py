@@ -1,0 +1,354 @@
+#!/usr/bin/python3
+"""Train a ProGIC config (docs/progic.md). Resumes by default.
+
+    /usr/bin/python3 train/train.py --config progic-t --steps 200000
+
+Resume order: train/runs/<config>/ckpt.pt (full: model incl. EMA codebook statistics,
+optimizer, discriminator, step, RNG states, wall time) -> train/runs/<config>/resume.pt (slim,
+committed to git: f32 model weights + EMA counts, step, wall time; the learning rate is re-warmed
+for --rewarm steps because the Adam moments are gone) -> fresh start (data-initialised codebooks).
+Both files are written atomically (tmp + rename) every --save-min minutes, at the end and on
+SIGTERM/SIGINT.
+
+Loss (one backward per step over all N progressive stages, decoded in one stacked batch):
+    L = sum_i lambda_i * ( L1(x, x̂_i) + lambda_ms * (1 - MS-SSIM(x, x̂_i)) + beta * commit_i )
+        [+ adaptive-weight hinge PatchGAN term from --disc-start on]
+with lambda_i = p/(N-1) (i < N), 1-p (i = N), p = 0.5; commit_i = mean ‖y - sg(ŷ(i))‖².
+Codebooks are EMA k-means (not trained by gradients).
+"""
+
+import argparse
+import math
+import os
+import platform
+import random
+import signal
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import CropSampler  # noqa: E402
+from losses import (NLayerDiscriminator, adaptive_weight, hinge_d_loss, l1, ms_ssim,  # noqa: E402
+                    psnr, stage_weights)
+from progic import CONFIGS, ProGIC  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def parse(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="progic-t", choices=sorted(CONFIGS))
+    ap.add_argument("--steps", type=int, default=200000, help="total step target (schedule length)")
+    ap.add_argument("--batch", type=int, default=None, help="default 8 (cpu) / 16 (cuda)")
+    ap.add_argument("--crop", type=int, default=None, help="default 128 (cpu) / 256 (cuda)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--lr-min", type=float, default=1e-5)
+    ap.add_argument("--warmup", type=int, default=1000)
+    ap.add_argument("--rewarm", type=int, default=500, help="lr re-warm steps after a slim resume")
+    ap.add_argument("--adam-b1", type=float, default=0.9)
+    ap.add_argument("--adam-b2", type=float, default=0.99)
+    ap.add_argument("--clip", type=float, default=1.0, help="grad-norm clip (0: off)")
+    ap.add_argument("--p", type=float, default=0.5, help="progressive weight p")
+    ap.add_argument("--lambda-ms", type=float, default=0.8, help="weight of (1 - MS-SSIM)")
+    ap.add_argument("--beta", type=float, default=0.25, help="commitment weight")
+    ap.add_argument("--ema-decay", type=float, default=0.99)
+    ap.add_argument("--dead-frac", type=float, default=0.1,
+                    help="restart codes whose EMA usage < dead_frac x mean usage")
+    ap.add_argument("--init-batches", type=int, default=8, help="batches for codebook data init")
+    ap.add_argument("--downscale-p", type=float, default=0.3)
+    ap.add_argument("--disc-start", type=int, default=-1, help="step to enable the PatchGAN (-1: off)")
+    ap.add_argument("--disc-weight", type=float, default=0.8)
+    ap.add_argument("--disc-lr", type=float, default=2e-4)
+    ap.add_argument("--disc-ndf", type=int, default=64)
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--save-min", type=float, default=5.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--run-dir", default=None, help="default train/runs/<config>")
+    ap.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
+    ap.add_argument("--max-minutes", type=float, default=0, help="stop (and save) after this long")
+    a = ap.parse_args(argv)
+    cuda = a.device.startswith("cuda")
+    if a.batch is None:
+        a.batch = 16 if cuda else 8
+    if a.crop is None:
+        a.crop = 256 if cuda else 128
+    if a.run_dir is None:
+        a.run_dir = os.path.join(HERE, "runs", a.config)
+    return a
+
+
+def lr_at(step, a, rewarm_from=None):
+    if step < a.warmup:
+        lr = a.lr * (step + 1) / a.warmup
+    else:
+        t = min(1.0, (step - a.warmup) / max(1, a.steps - a.warmup))
+        lr = a.lr_min + 0.5 * (a.lr - a.lr_min) * (1 + math.cos(math.pi * t))
+    if rewarm_from is not None and a.rewarm > 0:
+        lr *= min(1.0, (step - rewarm_from + 1) / a.rewarm)
+    return lr
+
+
+def atomic_save(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def rng_state(sampler, device):
+    st = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+          "data": sampler.state()}
+    if device.type == "cuda":
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def set_rng_state(st, sampler, device):
+    torch.set_rng_state(st["torch"])
+    np.random.set_state(st["numpy"])
+    random.setstate(st["python"])
+    sampler.set_state(st["data"])
+    if device.type == "cuda" and "cuda" in st:
+        try:
+            torch.cuda.set_rng_state_all(st["cuda"])
+        except Exception:  # different GPU count
+            pass
+
+
+def slim_state(model):
+    sd = model.state_dict()
+    return {k: v.detach().float().cpu().clone() for k, v in sd.items() if k != "rvq.ema_sum"}
+
+
+def load_model_state(model, sd):
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    if unexpected or (set(missing) - {"rvq.ema_sum"}):
+        raise RuntimeError(f"state mismatch: missing {missing} unexpected {unexpected}")
+    if "rvq.ema_sum" in missing:
+        model.rvq.rebuild_ema_sum()
+
+
+def main(argv=None):
+    a = parse(argv)
+    torch.set_num_threads(a.threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    device = torch.device(a.device)
+    os.makedirs(a.run_dir, exist_ok=True)
+    ckpt_path = os.path.join(a.run_dir, "ckpt.pt")
+    slim_path = os.path.join(a.run_dir, "resume.pt")
+    log_path = os.path.join(a.run_dir, "train.log")
+    logf = open(log_path, "a")
+
+    def log(msg):
+        line = time.strftime("%Y-%m-%d %H:%M:%S ") + msg
+        print(line, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+
+    random.seed(a.seed)
+    np.random.seed(a.seed)
+    torch.manual_seed(a.seed)
+    sampler = CropSampler(crop=a.crop, downscale_p=a.downscale_p, seed=a.seed)
+
+    model = ProGIC(a.config, decay=a.ema_decay, dead_frac=a.dead_frac).to(device)
+    cfg = CONFIGS[a.config]
+    N = cfg["N"]
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(a.adam_b1, a.adam_b2))
+    disc = d_opt = None
+    if a.disc_start >= 0:
+        disc = NLayerDiscriminator(ndf=a.disc_ndf).to(device)
+        d_opt = torch.optim.Adam(disc.parameters(), lr=a.disc_lr, betas=(0.5, 0.9))
+
+    step, wall, rewarm_from, source = 0, 0.0, None, "fresh"
+    if not a.fresh and os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location=device)
+        if ck["cfg"] != cfg:
+            raise SystemExit(f"{ckpt_path}: config {ck['cfg']} != {cfg}; use --fresh or another --run-dir")
+        load_model_state(model, ck["model"])
+        opt.load_state_dict(ck["opt"])
+        if disc is not None and ck.get("disc") is not None:
+            disc.load_state_dict(ck["disc"])
+            d_opt.load_state_dict(ck["disc_opt"])
+        step, wall = ck["step"], ck["wall"]
+        set_rng_state(ck["rng"], sampler, device)
+        source = "ckpt.pt"
+    elif not a.fresh and os.path.exists(slim_path):
+        ck = torch.load(slim_path, map_location=device)
+        if ck["cfg"] != cfg:
+            raise SystemExit(f"{slim_path}: config {ck['cfg']} != {cfg}")
+        load_model_state(model, ck["model"])
+        step, wall = ck["step"], ck["wall"]
+        rewarm_from = step
+        sampler.rng = np.random.default_rng(a.seed + step)
+        torch.manual_seed(a.seed + step)
+        source = "resume.pt (slim; lr re-warm)"
+
+    nparams = sum(p.numel() for p in model.parameters())
+    log(f"start {a.config} cfg={cfg} params={nparams} from={source} step={step} wall={wall / 3600:.2f}h "
+        f"device={device} threads={a.threads} batch={a.batch} crop={a.crop} torch={torch.__version__} "
+        f"host={platform.node()} data: {sampler.describe()}")
+    log("args " + " ".join(f"{k}={v}" for k, v in sorted(vars(a).items())))
+
+    def save(tag=""):
+        nonlocal wall_saved
+        w = wall + (time.time() - t_session)
+        ck = {"format": "tessera-progic-train-1", "config": a.config, "cfg": cfg,
+              "model": model.state_dict(), "opt": opt.state_dict(),
+              "disc": disc.state_dict() if disc is not None else None,
+              "disc_opt": d_opt.state_dict() if d_opt is not None else None,
+              "step": step, "wall": w, "rng": rng_state(sampler, device), "args": vars(a),
+              "hardware": hardware(device)}
+        atomic_save(ck, ckpt_path)
+        atomic_save({"format": "tessera-progic-slim-1", "config": a.config, "cfg": cfg,
+                     "model": slim_state(model), "step": step, "wall": w, "args": vars(a),
+                     "hardware": hardware(device)}, slim_path)
+        wall_saved = time.time()
+        log(f"saved step {step} {tag}")
+
+    stop = {"flag": False, "sig": None}
+
+    def on_signal(sig, frame):
+        stop["flag"], stop["sig"] = True, sig
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    t_session = time.time()
+    wall_saved = time.time()
+
+    # ---- codebook data initialisation -----------------------------------------------------------
+    if model.rvq.initted.item() == 0:
+        t0 = time.time()
+        with torch.no_grad():
+            model.eval()
+            ys = [model.encode(sampler.batch(a.batch).to(device)) for _ in range(a.init_batches)]
+            y = torch.cat(ys, 0)
+            h, w = y.shape[-2:]
+            g = torch.Generator().manual_seed(a.seed)
+            P = model.rvq.data_init(y, per_step_vectors=a.batch * h * w, generator=g)
+        log(f"codebooks initialised from {P} encoder vectors (k-means++ + 10 Lloyd) in {time.time() - t0:.1f}s; "
+            f"y rms {y.pow(2).mean().sqrt().item():.4f}")
+
+    lam = torch.tensor(stage_weights(N, a.p), device=device)
+    last_layer = model.dec.tail.ffn.pw2.weight
+    model.train()
+
+    acc = None
+    n_acc, nan_run = 0, 0
+    model.rvq.reset_usage()
+    t_win = time.time()
+    steps_win = 0
+    while step < a.steps:
+        lr = lr_at(step, a, rewarm_from)
+        for gparam in opt.param_groups:
+            gparam["lr"] = lr
+        x = sampler.batch(a.batch).to(device, non_blocking=True)
+        B = x.shape[0]
+        y = model.encode(x)
+        idx, yhats, commit = model.quantize(y)
+        xr = model.decode_stages(yhats, clamp=False)  # [N*B, 3, H, W], stage-major
+        xs = x.repeat(N, 1, 1, 1)
+        l1_s = (xr - xs).abs().flatten(1).mean(1).view(N, B).mean(1)
+        ms_s = ms_ssim(xr, xs).view(N, B).mean(1)
+        rec_s = l1_s + a.lambda_ms * (1 - ms_s)
+        rec = (lam * rec_s).sum()
+        com = (lam * commit).sum()
+        loss = rec + a.beta * com
+        g_loss = d_w = d_loss = None
+        gan_on = disc is not None and step >= a.disc_start
+        if gan_on:
+            logits = disc(xr)
+            g_s = -logits.flatten(1).mean(1).view(N, B).mean(1)
+            g_loss = (lam * g_s).sum()
+            d_w = adaptive_weight(rec, g_loss, last_layer, a.disc_weight)
+            loss = loss + d_w * g_loss
+
+        opt.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            nan_run += 1
+            log(f"step {step}: non-finite loss ({loss.item()}), skipped ({nan_run} in a row)")
+            if nan_run > 20:
+                log("too many non-finite losses; exiting without saving")
+                sys.exit(2)
+            step += 1
+            continue
+        nan_run = 0
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip if a.clip > 0 else float("inf"))
+        opt.step()
+
+        if gan_on:
+            d_opt.zero_grad(set_to_none=True)
+            d_loss = hinge_d_loss(disc(xs), disc(xr.detach()))
+            d_loss.backward()
+            d_opt.step()
+
+        with torch.no_grad():
+            ps = psnr(xr.clamp(0, 1), xs).view(N, B).mean(1)
+            vals = torch.cat([loss.detach().view(1), l1_s.detach(), ms_s.detach(), commit.detach(), ps,
+                              y.detach().pow(2).mean().sqrt().view(1), gnorm.detach().view(1).float()])
+            if gan_on:
+                vals = torch.cat([vals, g_loss.detach().view(1), d_loss.detach().view(1),
+                                  d_w.detach().view(1).float()])
+            vals = vals.cpu()
+            acc = vals if acc is None or acc.numel() != vals.numel() else acc + vals
+            n_acc += 1
+        step += 1
+        steps_win += 1
+
+        if step % a.log_every == 0 or step == a.steps:
+            m = (acc / n_acc).tolist()
+            now = time.time()
+            sps = steps_win / (now - t_win)
+            u = model.rvq.usage
+            tot = u.sum(1, keepdim=True).clamp(min=1)
+            pr = u / tot
+            ppl = torch.exp(-(pr * torch.log(pr.clamp(min=1e-12))).sum(1)).tolist()
+            used = (u > 0).float().mean(1).tolist()
+            f = lambda xs, fmt: " ".join(fmt.format(v) for v in xs)  # noqa: E731
+            o = 1
+            line = (f"step {step} lr {lr:.2e} loss {m[0]:.4f} | l1 {f(m[o:o + N], '{:.4f}')} | "
+                    f"msssim {f(m[o + N:o + 2 * N], '{:.4f}')} | commit {f(m[o + 2 * N:o + 3 * N], '{:.4f}')} | "
+                    f"psnr {f(m[o + 3 * N:o + 4 * N], '{:.2f}')} | use {f(used, '{:.2f}')} | "
+                    f"ppl {f(ppl, '{:.0f}')} | restarts {' '.join(str(r) for r in model.rvq.restarts)} | "
+                    f"yrms {m[o + 4 * N]:.3f} gnorm {m[o + 4 * N + 1]:.3f}")
+            if len(m) > o + 4 * N + 2:
+                line += f" | gan g {m[-3]:.3f} d {m[-2]:.3f} w {m[-1]:.3f}"
+            line += f" | {sps:.3f} st/s wall {(wall + now - t_session) / 3600:.2f}h"
+            log(line)
+            acc, n_acc = None, 0
+            model.rvq.reset_usage()
+            t_win, steps_win = time.time(), 0
+
+        if stop["flag"]:
+            save(f"(signal {stop['sig']})")
+            logf.close()
+            return 0
+        if time.time() - wall_saved > a.save_min * 60:
+            save("(periodic)")
+        if a.max_minutes and time.time() - t_session > a.max_minutes * 60:
+            save("(max-minutes)")
+            logf.close()
+            return 0
+    save("(done)")
+    logf.close()
+    return 0
+
+
+def hardware(device):
+    h = {"host_cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+         "torch": torch.__version__, "device": str(device)}
+    if device.type == "cuda":
+        h["gpu"] = torch.cuda.get_device_name(device)
+    return h
+
+
+if __name__ == "__main__":
+    sys.exit(main())
