@@ -2,11 +2,9 @@
 //   y = act(acc + bias[c]) * scale[c] + shift[c];  y = y * mul[i];  y = y + res[i]
 // Each step is switched by an override constant so one source serves every combination;
 // absent tensors are bound to a placeholder buffer. Bindings 10–14 are reserved for it.
-// Prepended to the kernel source by src/ops/epilogue.ts.
+// Prepended, after activate.wgsl, to the kernel source by src/ops/epilogue.ts.
 
 override HAS_BIAS: bool = false;
-override ACT: u32 = 0u; // 0 none, 1 relu, 2 leaky_relu, 3 silu, 4 gelu (tanh form), 5 sigmoid, 6 tanh
-override ACT_ALPHA: f32 = 0.01;
 override HAS_AFFINE: bool = false;
 override HAS_MUL: bool = false;
 override HAS_RES: bool = false;
@@ -16,21 +14,6 @@ override HAS_RES: bool = false;
 @group(0) @binding(12) var<storage, read> ep_shift: array<f32>;
 @group(0) @binding(13) var<storage, read> ep_mul: array<f32>;
 @group(0) @binding(14) var<storage, read> ep_res: array<f32>;
-
-fn activate(x: f32) -> f32 {
-  switch ACT {
-    case 1u: { return max(x, 0.0); }
-    case 2u: { return select(ACT_ALPHA * x, x, x >= 0.0); }
-    case 3u: { return x / (1.0 + exp(-x)); }
-    case 4u: {
-      let t = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
-      return 0.5 * x * (1.0 + tanh(t));
-    }
-    case 5u: { return 1.0 / (1.0 + exp(-x)); }
-    case 6u: { return tanh(clamp(x, -15.0, 15.0)); }
-    default: { return x; }
-  }
-}
 
 // v: the accumulator for channel c; i: the flat index of the element in the output tensor.
 fn epilogue1(v: f32, c: u32, i: u32) -> f32 {

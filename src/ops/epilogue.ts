@@ -7,6 +7,7 @@
  */
 import type { HostArray, TensorSpec } from "../graph/tensor.ts";
 import { numel } from "../graph/tensor.ts";
+import activateWgsl from "../../shaders/activate.wgsl" with { type: "text" };
 import epilogueWgsl from "../../shaders/epilogue.wgsl" with { type: "text" };
 import { type Binding, check, desc } from "./op.ts";
 
@@ -175,9 +176,8 @@ export function epilogueGpu(
       bind(14, s.res),
     ],
     constants: {
+      ...activationConstants(ep.act, ep.alpha),
       HAS_BIAS: ep.bias ? 1 : 0,
-      ACT: ACT_CODE[ep.act ?? "none"],
-      ACT_ALPHA: ep.alpha ?? 0.01,
       HAS_AFFINE: ep.affine ? 1 : 0,
       HAS_MUL: ep.mul ? 1 : 0,
       HAS_RES: ep.residual ? 1 : 0,
@@ -185,12 +185,17 @@ export function epilogueGpu(
   };
 }
 
-/** Prepends the epilogue functions to a kernel's WGSL. */
+/** Prepends the epilogue functions (and `activate`) to a kernel's WGSL. */
 export function withEpilogue(kernel: string): string {
-  return `${epilogueWgsl}\n${kernel}`;
+  return `${activateWgsl}\n${epilogueWgsl}\n${kernel}`;
 }
 
-/** Activation code used by the standalone activation kernels (same table as the epilogue). */
-export function activationCode(act: Activation): number {
-  return ACT_CODE[act];
+/** Prepends `activate(x)` to a kernel's WGSL. */
+export function withActivation(kernel: string): string {
+  return `${activateWgsl}\n${kernel}`;
+}
+
+/** Override constants selecting an activation in `activate.wgsl`. */
+export function activationConstants(act: Activation = "none", alpha = 0.01): Record<string, number> {
+  return { ACT: ACT_CODE[act], ACT_ALPHA: alpha };
 }

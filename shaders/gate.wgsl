@@ -1,0 +1,24 @@
+// Gated linear unit over the channel axis: x [..., 2C] → y [..., C] with
+// y = act(x[..., c]) · x[..., C + c] (the "Chunk-2" gate of the DepthConv FFN).
+
+struct Params {
+  count: u32, // elements of y
+  C: u32,
+  rowWidth: u32,
+}
+
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(15) var<uniform> p: Params;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.y * p.rowWidth + gid.x;
+  if (i >= p.count) {
+    return;
+  }
+  let row = i / p.C;
+  let c = i % p.C;
+  let base = row * 2u * p.C + c;
+  Y[i] = activate(X[base]) * X[base + p.C];
+}
