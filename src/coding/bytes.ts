@@ -25,16 +25,21 @@ export function varintSize(value: number): number {
 
 function checkUint32(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 0 || value > MAX_VARINT) {
-    throw new InvalidArgumentError(`${what} must be an integer in [0, ${MAX_VARINT}], got ${value}`);
+    throw new InvalidArgumentError(
+      `${what} must be an integer in [0, ${MAX_VARINT}], got ${value}`,
+    );
   }
 }
 
 /** A growable byte buffer written front to back. */
 export class ByteWriter {
-  private buf: Uint8Array;
+  private buf: Uint8Array<ArrayBuffer>;
   private len = 0;
 
-  /** @param capacity initial capacity in bytes (grows as needed) */
+  /**
+   * An empty writer.
+   * @param capacity initial capacity in bytes (grows as needed)
+   */
   constructor(capacity = 256) {
     this.buf = new Uint8Array(Math.max(16, capacity));
   }
@@ -62,7 +67,8 @@ export class ByteWriter {
     if (!Number.isInteger(value) || value < 0 || value > 0xff) {
       throw new InvalidArgumentError(`byte value must be an integer in [0, 255], got ${value}`);
     }
-    this.buf[this.reserve(1)] = value;
+    const at = this.reserve(1);
+    this.buf[at] = value;
     return this;
   }
 
@@ -78,18 +84,20 @@ export class ByteWriter {
 
   /** Appends an unsigned LEB128 varint (0..2^32-1), shortest form. */
   varint(value: number): this {
-    checkUint32(value, "varint");
+    // reserve() may replace the buffer, so it must run before `this.buf` is read.
+    let at = this.reserve(varintSize(value));
     while (value >= 0x80) {
-      this.buf[this.reserve(1)] = (value & 0x7f) | 0x80;
+      this.buf[at++] = (value % 128) | 0x80;
       value = Math.floor(value / 128);
     }
-    this.buf[this.reserve(1)] = value;
+    this.buf[at] = value;
     return this;
   }
 
   /** Appends raw bytes. */
   bytes(data: Uint8Array): this {
-    this.buf.set(data, this.reserve(data.length));
+    const at = this.reserve(data.length);
+    this.buf.set(data, at);
     return this;
   }
 
@@ -99,7 +107,7 @@ export class ByteWriter {
   }
 
   /** A compact copy of the bytes written so far. */
-  finish(): Uint8Array {
+  finish(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.len);
   }
 }
@@ -112,6 +120,7 @@ export class ByteReader {
   private readonly what: string;
 
   /**
+   * A reader over `bytes`, starting at offset `pos`.
    * @param bytes the view to read (not copied)
    * @param what names the structure in error messages, e.g. "container header"
    */
@@ -126,6 +135,7 @@ export class ByteReader {
     return this.buf.length - this.pos;
   }
 
+  /** Throws a named truncation error unless `n` bytes remain. */
   private need(n: number, field: string): void {
     if (n > this.buf.length - this.pos) {
       throw new BitstreamError(

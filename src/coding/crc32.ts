@@ -40,7 +40,7 @@ export function crc32Final(state: number): number {
   return (state ^ 0xffffffff) >>> 0;
 }
 
-/** CRC-32 of `bytes` (e.g. `crc32(strToU8("123456789")) === 0xcbf43926`). */
+/** CRC-32 of `bytes` (the bytes of "123456789" give 0xcbf43926). */
 export function crc32(bytes: Uint8Array): number {
   return crc32Final(crc32Update(CRC32_INIT, bytes));
 }
