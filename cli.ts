@@ -1,0 +1,272 @@
+/**
+ * The `tessera` command line: `encode`, `decode` and `info`. Run through mod.ts
+ * (`deno run -A mod.ts encode in.png -o out.tsr`). Exit codes follow sysexits(3).
+ * @module
+ */
+import { decode, encode, inspect, loadModel, type Model } from "./src/api.ts";
+import { TesseraError } from "./src/errors.ts";
+import { decodeImage, encodePng } from "./src/io/image.ts";
+import denoJson from "./deno.json" with { type: "json" };
+
+/** Exit codes (sysexits). */
+export const EXIT = {
+  ok: 0,
+  usage: 64,
+  data: 65,
+  noInput: 66,
+  unavailable: 69,
+  software: 70,
+  cantCreate: 73,
+} as const;
+
+const USAGE = `tessera ${denoJson.version} — generative image compression on WebGPU
+
+Usage:
+  tessera encode <image.png|jpg> -o <out.tsr> [--stages K | --bpp X | --max-bytes N]
+                 [--model NAME] [--background white|black|RRGGBB] [--force] [--cpu]
+  tessera decode <in.tsr> -o <out.png> [--stages K] [--best-effort] [--force] [--cpu]
+  tessera info <in.tsr>
+
+  --stages K      progressive stages to write / decode (1…5; each adds ~0.039 bpp)
+  --bpp X         the most stages whose rate stays within X bits per pixel
+  --max-bytes N   fit the whole file in N bytes, downscaling when needed
+  --model NAME    model to encode with (default progic-t); decode reads it from the file
+  --background C  flatten transparent images onto this colour (default: refuse them)
+  --best-effort   decode the intact stages of a damaged file
+  --force         overwrite an existing output file
+  --cpu           run on the CPU reference backend (slow; no WebGPU needed)
+
+Exit codes: 0 ok, 64 usage, 65 bad input data, 66 input missing, 69 WebGPU or weights
+unavailable, 73 output exists or cannot be written.`;
+
+class UsageError extends Error {}
+
+interface Args {
+  cmd: string;
+  input?: string;
+  output?: string;
+  flags: Map<string, string | true>;
+}
+
+const VALUED = new Set([
+  "-o",
+  "--output",
+  "--stages",
+  "--bpp",
+  "--max-bytes",
+  "--model",
+  "--background",
+]);
+const BOOLEAN = new Set([
+  "--force",
+  "--cpu",
+  "--best-effort",
+  "--help",
+  "-h",
+  "--version",
+  "--quiet",
+]);
+
+function parse(argv: readonly string[]): Args {
+  const flags = new Map<string, string | true>();
+  const pos: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [k, inline] = a.startsWith("--") && a.includes("=")
+      ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+      : [a, undefined];
+    if (VALUED.has(k)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`${k} needs a value`);
+      flags.set(k === "--output" ? "-o" : k, v);
+    } else if (BOOLEAN.has(k)) flags.set(k, true);
+    else if (a.startsWith("-") && a !== "-") throw new UsageError(`unknown option ${a}`);
+    else pos.push(a);
+  }
+  return { cmd: pos[0] ?? "", input: pos[1], output: flags.get("-o") as string | undefined, flags };
+}
+
+function num(flags: Map<string, string | true>, k: string, integer: boolean): number | undefined {
+  const v = flags.get(k);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n <= 0) {
+    throw new UsageError(`${k} needs a positive ${integer ? "integer" : "number"}, got "${v}"`);
+  }
+  return n;
+}
+
+function colour(v: string | true | undefined): [number, number, number] | undefined {
+  if (v === undefined) return undefined;
+  if (v === "white") return [255, 255, 255];
+  if (v === "black") return [0, 0, 0];
+  const m = typeof v === "string" ? /^#?([0-9a-f]{6})$/i.exec(v) : null;
+  if (!m) throw new UsageError(`--background needs white, black or RRGGBB, got "${v}"`);
+  const n = parseInt(m[1], 16);
+  return [n >> 16, (n >> 8) & 255, n & 255];
+}
+
+async function readInput(path: string | undefined, what: string): Promise<Uint8Array> {
+  if (!path) throw new UsageError(`missing ${what} file`);
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CliError(EXIT.noInput, `${path}: no such file`);
+    }
+    throw new CliError(EXIT.noInput, `${path}: ${(e as Error).message}`);
+  }
+}
+
+class CliError extends Error {
+  constructor(readonly exit: number, message: string) {
+    super(message);
+  }
+}
+
+/** Writes via a temporary file, then links it into place: an existing file is never clobbered unless forced. */
+async function writeOutput(
+  path: string | undefined,
+  data: Uint8Array,
+  force: boolean,
+): Promise<void> {
+  if (!path) throw new UsageError("missing -o <output>");
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await Deno.writeFile(tmp, data, { createNew: true });
+    if (force) await Deno.rename(tmp, path);
+    else {
+      try {
+        await Deno.link(tmp, path);
+      } catch (e) {
+        if (e instanceof Deno.errors.AlreadyExists) {
+          throw new CliError(EXIT.cantCreate, `${path} exists; pass --force to overwrite it`);
+        }
+        throw e;
+      }
+    }
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(EXIT.cantCreate, `cannot write ${path}: ${(e as Error).message}`);
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+function fmtBytes(n: number): string {
+  return n < 10240 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`;
+}
+
+/** Runs the CLI; returns the exit code. Output goes to the given writers (stderr for logs). */
+export async function main(
+  argv: readonly string[],
+  out: (s: string) => void = console.log,
+  log: (s: string) => void = console.error,
+): Promise<number> {
+  const t0 = performance.now();
+  try {
+    const a = parse(argv);
+    if (a.flags.has("--help") || a.flags.has("-h") || a.cmd === "help") {
+      out(USAGE);
+      return EXIT.ok;
+    }
+    if (a.flags.has("--version")) {
+      out(denoJson.version);
+      return EXIT.ok;
+    }
+    const progress = Deno.stderr.isTerminal() && !a.flags.has("--quiet")
+      ? (m: string) => log(`… ${m}`)
+      : undefined;
+    const backend = a.flags.has("--cpu") ? "cpu" as const : "webgpu" as const;
+    const force = a.flags.has("--force");
+    switch (a.cmd) {
+      case "encode": {
+        const src = await readInput(a.input, "input image");
+        if (!a.output) throw new UsageError("missing -o <out.tsr>");
+        const modes = ["--stages", "--bpp", "--max-bytes"].filter((k) => a.flags.has(k));
+        if (modes.length > 1) throw new UsageError(`${modes.join(" and ")} cannot be combined`);
+        const model: Model = await loadModel({
+          name: a.flags.get("--model") as string | undefined,
+          backend,
+        });
+        const img = decodeImage(src);
+        progress?.(`${model.name} on ${model.adapter?.description ?? "CPU reference backend"}`);
+        const r = await encode(img, {
+          model,
+          stages: num(a.flags, "--stages", true),
+          bpp: num(a.flags, "--bpp", false),
+          maxBytes: num(a.flags, "--max-bytes", true),
+          background: colour(a.flags.get("--background")),
+          onProgress: progress,
+        });
+        await writeOutput(a.output, r.bytes, force);
+        const scaled = r.codedWidth !== img.width
+          ? `, coded at ${r.codedWidth}×${r.codedHeight}`
+          : "";
+        out(
+          `${a.output}: ${fmtBytes(r.bytes.length)}, ${
+            r.bpp.toFixed(4)
+          } bpp, ${r.stages} stage(s)${scaled}, ` +
+            `${img.width}×${img.height}, model ${r.model}, ${
+              ((performance.now() - t0) / 1000).toFixed(2)
+            } s`,
+        );
+        return EXIT.ok;
+      }
+      case "decode": {
+        const src = await readInput(a.input, "input stream");
+        if (!a.output) throw new UsageError("missing -o <out.png>");
+        const info = inspect(src);
+        const model = await loadModel({ name: info.model, backend });
+        progress?.(`${model.name} on ${model.adapter?.description ?? "CPU reference backend"}`);
+        const r = await decode(src, {
+          model,
+          stages: num(a.flags, "--stages", true),
+          bestEffort: a.flags.has("--best-effort"),
+        });
+        if (r.warning) log(`warning: ${r.warning}`);
+        await writeOutput(a.output, encodePng(r.image), force);
+        out(
+          `${a.output}: ${r.image.width}×${r.image.height}, ${r.stages} of ${r.stagesWritten} stage(s), ` +
+            `${((performance.now() - t0) / 1000).toFixed(2)} s`,
+        );
+        return EXIT.ok;
+      }
+      case "info": {
+        const i = inspect(await readInput(a.input, "input stream"));
+        out(
+          [
+            `codec        ${i.codec}`,
+            `model        ${i.model} (weights ${i.weightsHash}…)`,
+            `size         ${i.width}×${i.height}`,
+            `stages       ${i.stagesPresent} of ${i.stages} present`,
+            `file         ${i.bytes} bytes, ${i.bpp.toFixed(4)} bpp`,
+            `segments     ${i.segmentBytes.join(", ")} bytes`,
+          ].join("\n"),
+        );
+        return EXIT.ok;
+      }
+      default:
+        throw new UsageError(a.cmd ? `unknown command "${a.cmd}"` : "no command given");
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      log(`tessera: ${e.message}\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    if (e instanceof CliError) {
+      log(`tessera: ${e.message}`);
+      return e.exit;
+    }
+    if (e instanceof TesseraError) {
+      log(`tessera: ${e.message}`);
+      return ["WEBGPU_UNAVAILABLE", "WEIGHTS", "DEVICE_LOST"].includes(e.code)
+        ? EXIT.unavailable
+        : ["DEVICE_LIMIT"].includes(e.code)
+        ? EXIT.software
+        : EXIT.data;
+    }
+    log(`tessera: internal error: ${(e as Error)?.stack ?? e}`);
+    return EXIT.software;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Tessera: generative image compression that runs on WebGPU, in Deno and in browsers.
+ *
+ * The default codec is ProGIC, a progressive residual-VQ codec: five stages of 10-bit indices
+ * on a 1/16-resolution grid (0.039 … 0.195 bpp), where every prefix of a stream decodes.
+ *
+ * @example
+ * ```ts
+ * import { decode, encode } from "@tessera/tessera";
+ *
+ * const image = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).fill(128) };
+ * const { bytes, bpp } = await encode(image, { stages: 3 });
+ * const { image: decoded } = await decode(bytes);
+ * ```
+ *
+ * Run as a program it is the `tessera` CLI:
+ * `deno run -A mod.ts encode in.png -o out.tsr --stages 3`.
+ * @module
+ */
+export {
+  decode,
+  type DecodeOptions,
+  type DecodeResult,
+  DEFAULT_MODEL,
+  encode,
+  type EncodeOptions,
+  type EncodeResult,
+  inspect,
+  isTesseraError,
+  loadModel,
+  type LoadModelOptions,
+  type Model,
+  type StreamInfo,
+} from "./src/api.ts";
+export type { ImageData8, RgbImage } from "./src/io/image.ts";
+export { decodeImage, encodePng } from "./src/io/image.ts";
+export type { AdapterReport } from "./src/graph/device.ts";
+export type { ProgicConfig } from "./src/models/progic/config.ts";
+export {
+  BitstreamError,
+  DeviceLimitError,
+  GraphError,
+  ImageError,
+  InvalidArgumentError,
+  ModelMismatchError,
+  ShapeError,
+  TesseraError,
+  type TesseraErrorCode,
+  WebGpuUnavailableError,
+  WeightsError,
+} from "./src/errors.ts";
+
+if (import.meta.main) {
+  const { main } = await import("./cli.ts");
+  // deno-lint-ignore no-explicit-any
+  (globalThis as any).Deno.exit(await main((globalThis as any).Deno.args));
+}

@@ -1,0 +1,27 @@
+// r'[m, d] = r[m, d] − codebook[clamp(idx[m], 0, K − 1), d]: one residual-VQ stage's update
+// fused into one pass, instead of a gather into a temporary and a subtraction.
+
+struct Params {
+  total: u32, // M · D
+  D: u32,
+  K: u32,
+}
+
+@group(0) @binding(0) var<storage, read> r: array<f32>;
+@group(0) @binding(1) var<storage, read> cb: array<f32>;
+@group(0) @binding(2) var<storage, read> idx: array<i32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(15) var<uniform> p: Params;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+  if (i >= p.total) {
+    return;
+  }
+  let m = i / p.D;
+  let d = i - m * p.D;
+  let k = u32(clamp(idx[m], 0, i32(p.K) - 1));
+  out[i] = r[i] - cb[k * p.D + d];
+}

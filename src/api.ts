@@ -1,0 +1,272 @@
+/**
+ * The public codec API behind mod.ts: load a model, encode an image, decode a stream, inspect a
+ * stream. Web-standard APIs only, so it runs in Deno and browsers.
+ * @module
+ */
+import { CodecId, readContainer } from "./coding/container.ts";
+import { BitstreamError, InvalidArgumentError, TesseraError, WeightsError } from "./errors.ts";
+import type { Backend } from "./graph/backend.ts";
+import { cpuBackend } from "./graph/cpu_backend.ts";
+import { acquireGpu, type AdapterReport, type GpuContext } from "./graph/device.ts";
+import { webgpuBackend } from "./graph/webgpu_backend.ts";
+import { type AlphaOptions, type ImageData8, type RgbImage, toRgb } from "./io/image.ts";
+import { progicModelName } from "./models/progic/bitstream.ts";
+import {
+  maxTileLatent,
+  ProgicCodec,
+  type ProgicDecodeResult,
+  type ProgicEncodeOptions,
+} from "./models/progic/codec.ts";
+import type { ProgicConfig } from "./models/progic/config.ts";
+import { loadProgicWeights } from "./models/progic/weights.ts";
+
+/** The model used when none is named: the best one trained so far. */
+export const DEFAULT_MODEL = "progic-t";
+
+/** Where a model's weights come from and what runs it. */
+export interface LoadModelOptions {
+  /** Model name (default {@link DEFAULT_MODEL}); weights are `weights/<name>.safetensors`. */
+  readonly name?: string;
+  /** Fetch the weights from this URL instead (e.g. in a web page). */
+  readonly url?: string | URL;
+  /** Use these weights bytes instead of fetching. */
+  readonly bytes?: Uint8Array;
+  /** `"webgpu"` (default) or `"cpu"` (the exact reference backend; slow, no adapter needed). */
+  readonly backend?: "webgpu" | "cpu";
+  /** An already acquired device to share. */
+  readonly gpu?: GpuContext;
+  /** Largest tile side in pixels (default: what the adapter's limits allow, at most 1024). */
+  readonly tileSize?: number;
+}
+
+/** A loaded model ready to encode and decode. */
+export interface Model {
+  /** Model name. */
+  readonly name: string;
+  /** Its dimensions. */
+  readonly config: ProgicConfig;
+  /** SHA-256 of the weights file. */
+  readonly sha256: string;
+  /** The adapter it runs on (`null` on the CPU backend). */
+  readonly adapter: AdapterReport | null;
+  /** @internal */
+  readonly codec: ProgicCodec;
+}
+
+/** The URL of a shipped model's weights, relative to this module. */
+export function weightsUrl(name: string): URL {
+  if (!/^[a-z0-9-]+$/.test(name)) throw new InvalidArgumentError(`invalid model name "${name}"`);
+  return new URL(`../weights/${name}.safetensors`, import.meta.url);
+}
+
+let sharedGpu: Promise<GpuContext> | undefined;
+
+/**
+ * Loads a model's weights and binds them to a backend.
+ * @throws {WeightsError} when the weights are missing or malformed
+ * @throws {WebGpuUnavailableError} when WebGPU is requested but unavailable
+ */
+export async function loadModel(options: LoadModelOptions = {}): Promise<Model> {
+  const name = options.name ?? DEFAULT_MODEL;
+  let bytes = options.bytes;
+  if (!bytes) {
+    const url = options.url ? new URL(options.url, globalThis.location?.href) : weightsUrl(name);
+    let res: Response;
+    try {
+      res = await fetch(url);
+    } catch (e) {
+      throw new WeightsError(`cannot read the weights of "${name}" at ${url}: ${e}`, { cause: e });
+    }
+    if (!res.ok) {
+      throw new WeightsError(`cannot fetch the weights of "${name}" at ${url}: HTTP ${res.status}`);
+    }
+    bytes = new Uint8Array(await res.arrayBuffer());
+  }
+  const weights = await loadProgicWeights(bytes);
+  let backend: Backend;
+  let gpu: GpuContext | null = null;
+  if (options.backend === "cpu") backend = cpuBackend();
+  else {
+    gpu = options.gpu ?? await (sharedGpu ??= acquireGpu().catch((e) => {
+      sharedGpu = undefined;
+      throw e;
+    }));
+    backend = webgpuBackend(gpu);
+  }
+  const limit = gpu
+    ? maxTileLatent(weights.config, gpu.device.limits.maxStorageBufferBindingSize)
+    : 64;
+  const tile = Math.min(limit, Math.floor((options.tileSize ?? 1024) / 16));
+  if (tile < 8) throw new InvalidArgumentError(`tileSize must be at least 128 pixels`);
+  const codec = await ProgicCodec.create(weights, backend, tile);
+  return {
+    name: weights.config.name,
+    config: weights.config,
+    sha256: weights.sha256,
+    adapter: gpu?.adapter ?? null,
+    codec,
+  };
+}
+
+const loaded = new Map<string, Promise<Model>>();
+
+async function modelFor(m: Model | string | undefined): Promise<Model> {
+  if (m && typeof m !== "string") return m;
+  const name = m ?? DEFAULT_MODEL;
+  let p = loaded.get(name);
+  if (!p) {
+    p = loadModel({ name });
+    p.catch(() => loaded.delete(name));
+    loaded.set(name, p);
+  }
+  return await p;
+}
+
+/** Options of {@link encode}. */
+export interface EncodeOptions extends AlphaOptions {
+  /** A loaded model or a shipped model's name (default {@link DEFAULT_MODEL}). */
+  readonly model?: Model | string;
+  /** Progressive stages to write (1…5). Default: all. */
+  readonly stages?: number;
+  /** Target bits per pixel: the most stages within it. */
+  readonly bpp?: number;
+  /** Byte budget for the whole file (downscales when it must). */
+  readonly maxBytes?: number;
+  /** Progress messages. */
+  readonly onProgress?: (message: string) => void;
+}
+
+/** What {@link encode} returns. */
+export interface EncodeResult {
+  /** The `.tsr` stream. */
+  readonly bytes: Uint8Array;
+  /** Stages written. */
+  readonly stages: number;
+  /** Bits per pixel, container overhead included. */
+  readonly bpp: number;
+  /** Size actually coded (smaller than the image when downscaled for `maxBytes`). */
+  readonly codedWidth: number;
+  /** See `codedWidth`. */
+  readonly codedHeight: number;
+  /** The model used. */
+  readonly model: string;
+}
+
+/**
+ * Encodes an 8-bit image (gray, RGB, or RGBA that is opaque or flattened via `background`).
+ * @throws {ImageError} for unusable images; {@link InvalidArgumentError} for bad options
+ */
+export async function encode(
+  image: ImageData8,
+  options: EncodeOptions = {},
+): Promise<EncodeResult> {
+  const rgb = toRgb(image, options);
+  const model = await modelFor(options.model);
+  const opts: ProgicEncodeOptions = {
+    stages: options.stages,
+    bpp: options.bpp,
+    maxBytes: options.maxBytes,
+    onProgress: options.onProgress,
+  };
+  const r = await model.codec.encode(rgb, opts);
+  return { ...r, model: model.name };
+}
+
+/** Options of {@link decode}. */
+export interface DecodeOptions {
+  /** The model to decode with (default: the one the stream names). */
+  readonly model?: Model | string;
+  /** Decode only the first k stages. */
+  readonly stages?: number;
+  /** Decode the intact stages of a damaged stream instead of failing. */
+  readonly bestEffort?: boolean;
+}
+
+/** What {@link decode} returns. */
+export interface DecodeResult {
+  /** The decoded image (RGB, at the original size). */
+  readonly image: RgbImage;
+  /** Stages decoded. */
+  readonly stages: number;
+  /** Stages the stream was written with. */
+  readonly stagesWritten: number;
+  /** Set when a truncated or damaged stream was decoded partially. */
+  readonly warning?: string;
+}
+
+/**
+ * Decodes a Tessera stream. A stream truncated at a stage boundary decodes the stages it holds.
+ * @throws {BitstreamError} for corrupt streams; {@link ModelMismatchError} for other weights
+ */
+export async function decode(
+  bytes: Uint8Array,
+  options: DecodeOptions = {},
+): Promise<DecodeResult> {
+  const info = inspect(bytes);
+  const model = await modelFor(options.model ?? info.model);
+  const r: ProgicDecodeResult = await model.codec.decode(bytes, {
+    stages: options.stages,
+    bestEffort: options.bestEffort,
+  });
+  return r;
+}
+
+/** What a stream's header says. */
+export interface StreamInfo {
+  /** Codec name. */
+  readonly codec: string;
+  /** Model name the stream needs. */
+  readonly model: string;
+  /** First bytes of the needed weights' SHA-256, hex. */
+  readonly weightsHash: string;
+  /** Display size. */
+  readonly width: number;
+  /** Display size. */
+  readonly height: number;
+  /** Stages written. */
+  readonly stages: number;
+  /** Stages present and intact. */
+  readonly stagesPresent: number;
+  /** File size and rate. */
+  readonly bytes: number;
+  /** Bits per pixel of the whole file. */
+  readonly bpp: number;
+  /** Byte size of each intact segment. */
+  readonly segmentBytes: readonly number[];
+}
+
+/**
+ * Reads a stream's header and segment table without decoding.
+ * @throws {BitstreamError} when the header is malformed or the codec unknown
+ */
+export function inspect(bytes: Uint8Array): StreamInfo {
+  const f = readContainer(bytes, { bestEffort: true, segmentName: (i) => `stage ${i + 1}` });
+  const h = f.header;
+  if (h.codec !== CodecId.progic) {
+    throw new BitstreamError(
+      `the stream uses codec ${h.codec}, which this build cannot decode`,
+      "UNSUPPORTED",
+    );
+  }
+  const model = progicModelName(h.model);
+  if (!model) {
+    throw new BitstreamError(`the stream needs unknown ProGIC model id ${h.model}`, "UNSUPPORTED");
+  }
+  return {
+    codec: "progic",
+    model,
+    weightsHash: Array.from(h.weightsHash, (b) => b.toString(16).padStart(2, "0")).join(""),
+    width: h.width,
+    height: h.height,
+    stages: h.segmentCount,
+    stagesPresent: f.segments.length,
+    bytes: bytes.length,
+    bpp: (bytes.length * 8) / (h.width * h.height),
+    segmentBytes: f.segments.map((s) => s.length),
+  };
+}
+
+/** True for Tessera's own errors (typed, with a `code`). */
+export function isTesseraError(e: unknown): e is TesseraError {
+  return e instanceof TesseraError;
+}

@@ -1,0 +1,439 @@
+/**
+ * The ProGIC codec: images in, Tessera streams out, and back, on any engine backend.
+ *
+ * Large images are coded in tiles on the latent grid. Each tile is run with a margin of latent
+ * positions around it at least as wide as the network's receptive field, and only its core is
+ * kept, so a tiled result equals the untiled one up to float rounding: no seams.
+ * @module
+ */
+import { WEIGHTS_HASH_BYTES } from "../../coding/container.ts";
+import { InvalidArgumentError } from "../../errors.ts";
+import type { Backend, Executable } from "../../graph/backend.ts";
+import type { RgbImage } from "../../io/image.ts";
+import { fromTensor, resize, toPaddedTensor } from "../../io/resample.ts";
+import { LATENT_STRIDE, type ProgicConfig } from "./config.ts";
+import {
+  gridOf,
+  PROGIC_MODEL_IDS,
+  type ProgicStream,
+  readProgic,
+  stagePayloadBytes,
+  writeProgic,
+} from "./bitstream.ts";
+import { decoderGraph, encoderGraph } from "./network.ts";
+import type { ProgicWeights } from "./weights.ts";
+
+/** How a stream's size is chosen. At most one of `stages`, `bpp`, `maxBytes`. */
+export interface ProgicEncodeOptions {
+  /** Stages to write (1…N; default N). */
+  readonly stages?: number;
+  /** Target rate: the most stages whose rate does not exceed it (at least one stage). */
+  readonly bpp?: number;
+  /**
+   * Byte budget for the whole file. The encoder tries the (scale, stages) pairs that fit,
+   * downscaling when one stage at full size is too big, and keeps the one whose reconstruction
+   * is closest (MSE) to the original.
+   */
+  readonly maxBytes?: number;
+  /** Called with progress messages. */
+  readonly onProgress?: (message: string) => void;
+}
+
+/** What an encode produced. */
+export interface ProgicEncodeResult {
+  /** The stream. */
+  readonly bytes: Uint8Array;
+  /** Stages written. */
+  readonly stages: number;
+  /** Coded size (smaller than the image when downscaled for a byte budget). */
+  readonly codedWidth: number;
+  readonly codedHeight: number;
+  /** Bits per pixel of the original image, container overhead included. */
+  readonly bpp: number;
+}
+
+/** Options of {@link ProgicCodec.decode}. */
+export interface ProgicDecodeOptions {
+  /** Decode only the first k stages (default: all present). */
+  readonly stages?: number;
+  /** Decode the intact stages of a damaged stream instead of failing. */
+  readonly bestEffort?: boolean;
+}
+
+/** A decoded image and how it came out of the stream. */
+export interface ProgicDecodeResult {
+  /** The image at the stream's display size. */
+  readonly image: RgbImage;
+  /** Stages used. */
+  readonly stages: number;
+  /** Stages the encoder wrote. */
+  readonly stagesWritten: number;
+  /** Set when a damaged stream was decoded from its intact prefix. */
+  readonly warning?: string;
+}
+
+/** Latent positions per tile side, limited by the adapter's largest binding. */
+export function maxTileLatent(c: ProgicConfig, maxBindingBytes: number): number {
+  // The widest tensor is the FFN's 4·C1 (or 4·192) channels at 1/8 resolution.
+  const widest = 4 * Math.max(c.c1, 192) * 4 * 4; // bytes per latent position
+  return Math.max(8, Math.floor(Math.sqrt(maxBindingBytes / widest)));
+}
+
+/** Latent positions of context each side of a tile so its core is unaffected by the cut. */
+export function tileMargin(c: ProgicConfig): number {
+  const enc = Math.ceil((c.encBlocks + 1) / 2) + 1 + 2 * c.attnK;
+  const dec = 2 * c.attnK + 1 + Math.ceil(c.decBlocks / 2);
+  return Math.max(enc, dec);
+}
+
+interface Tile {
+  /** Latent rectangle run through the network (core + margin), and the core within it. */
+  y0: number;
+  x0: number;
+  core: { y0: number; x0: number; y1: number; x1: number };
+}
+
+/** Splits an h×w grid into tiles of at most t×t (all the same size, so one graph serves). */
+export function planTiles(
+  h: number,
+  w: number,
+  t: number,
+  margin: number,
+): { size: [number, number]; tiles: Tile[] } {
+  if (h <= t && w <= t) {
+    return { size: [h, w], tiles: [{ y0: 0, x0: 0, core: { y0: 0, x0: 0, y1: h, x1: w } }] };
+  }
+  const th = Math.min(h, t), tw = Math.min(w, t);
+  // Along one axis: [window start, core start, core end]; the cores tile [0, n) exactly and each
+  // keeps `margin` positions of context inside its window except at the image border.
+  const cuts = (n: number, size: number): [number, number, number][] => {
+    if (n <= size) return [[0, 0, n]];
+    const step = size - 2 * margin;
+    if (step < 1) throw new InvalidArgumentError(`tile ${size} is too small for margin ${margin}`);
+    const out: [number, number, number][] = [];
+    for (let c0 = 0; c0 < n;) {
+      const c1 = Math.min(n, c0 === 0 ? size - margin : c0 + step);
+      out.push([Math.max(0, Math.min(n - size, c0 - margin)), c0, c1]);
+      c0 = c1;
+    }
+    return out;
+  };
+  const tiles: Tile[] = [];
+  for (const [ys, cy0, cy1] of cuts(h, th)) {
+    for (const [xs, cx0, cx1] of cuts(w, tw)) {
+      tiles.push({ y0: ys, x0: xs, core: { y0: cy0, x0: cx0, y1: cy1, x1: cx1 } });
+    }
+  }
+  return { size: [th, tw], tiles };
+}
+
+/** A ProGIC model bound to a backend. Create with {@link ProgicCodec.create}. */
+export class ProgicCodec {
+  readonly #exes = new Map<string, Promise<Executable>>();
+  readonly #tile: number;
+
+  private constructor(
+    readonly weights: ProgicWeights,
+    readonly backend: Backend,
+    readonly modelId: number,
+    readonly hash: Uint8Array,
+    tileLatent: number,
+  ) {
+    this.#tile = tileLatent;
+  }
+
+  /**
+   * @param tileLatent largest tile side in latent positions (1 position = 16 pixels)
+   */
+  static create(
+    weights: ProgicWeights,
+    backend: Backend,
+    tileLatent = 64,
+  ): Promise<ProgicCodec> {
+    const id = PROGIC_MODEL_IDS[weights.config.name] ?? 255;
+    // The container stores the first bytes of the weights file's SHA-256.
+    const hash = hexToBytes(weights.sha256).slice(0, WEIGHTS_HASH_BYTES);
+    return Promise.resolve(new ProgicCodec(weights, backend, id, hash, tileLatent));
+  }
+
+  /** The model's configuration. */
+  get config(): ProgicConfig {
+    return this.weights.config;
+  }
+
+  #exe(key: string, make: () => import("../../graph/graph.ts").Graph): Promise<Executable> {
+    let e = this.#exes.get(key);
+    if (!e) {
+      e = this.backend.compile(make());
+      e.catch(() => this.#exes.delete(key));
+      this.#exes.set(key, e);
+    }
+    return e;
+  }
+
+  /** Runs the encoder: RVQ indices of every stage on the image's latent grid. */
+  async encodeIndices(img: RgbImage): Promise<{ indices: Int32Array[]; h: number; w: number }> {
+    const t = toPaddedTensor(img, LATENT_STRIDE);
+    const { h, w } = gridOf(img.width, img.height);
+    const plan = planTiles(h, w, this.#tile, tileMargin(this.config));
+    const [th, tw] = plan.size;
+    const exe = await this.#exe(
+      `enc:${th}x${tw}`,
+      () => encoderGraph(this.weights, th * 16, tw * 16),
+    );
+    const out = Array.from({ length: this.config.stages }, () => new Int32Array(h * w));
+    for (const tile of plan.tiles) {
+      const input = cropTensor(t.data, t.width, tile.y0 * 16, tile.x0 * 16, th * 16, tw * 16);
+      const res = await exe.run({ image: input });
+      out.forEach((dst, s) => copyCore(res[`indices${s}`] as Int32Array, tw, dst, w, tile));
+    }
+    return { indices: out, h, w };
+  }
+
+  /** Runs the decoder on the first `indices.length` stages; returns the coded-size image. */
+  async decodeIndices(
+    indices: readonly Int32Array[],
+    width: number,
+    height: number,
+  ): Promise<RgbImage> {
+    const stages = indices.length;
+    if (stages < 1 || stages > this.config.stages) {
+      throw new InvalidArgumentError(`stages must be 1…${this.config.stages}, got ${stages}`);
+    }
+    const { h, w } = gridOf(width, height);
+    const plan = planTiles(h, w, this.#tile, tileMargin(this.config));
+    const [th, tw] = plan.size;
+    const exe = await this.#exe(
+      `dec:${th}x${tw}:${stages}`,
+      () => decoderGraph(this.weights, th, tw, stages),
+    );
+    const full = new Float32Array(h * 16 * w * 16 * 3);
+    for (const tile of plan.tiles) {
+      const feed: Record<string, Int32Array> = {};
+      indices.forEach((
+        idx,
+        s,
+      ) => (feed[`indices${s}`] = cropGrid(idx, w, tile.y0, tile.x0, th, tw)));
+      const res = await exe.run(feed);
+      pasteCorePixels(res.image as Float32Array, tw * 16, full, w * 16, tile);
+    }
+    return fromTensor(full, w * 16, width, height);
+  }
+
+  /** Encodes an RGB image into a Tessera stream. */
+  async encode(img: RgbImage, opts: ProgicEncodeOptions = {}): Promise<ProgicEncodeResult> {
+    const n = this.config.stages;
+    const modes = [opts.stages, opts.bpp, opts.maxBytes].filter((v) => v !== undefined);
+    if (modes.length > 1) {
+      throw new InvalidArgumentError("give at most one of stages, bpp, maxBytes");
+    }
+    if (opts.maxBytes !== undefined) return this.#encodeBudget(img, opts.maxBytes, opts.onProgress);
+    let stages = n;
+    if (opts.stages !== undefined) {
+      if (!Number.isInteger(opts.stages) || opts.stages < 1 || opts.stages > n) {
+        throw new InvalidArgumentError(`stages must be an integer in 1…${n}, got ${opts.stages}`);
+      }
+      stages = opts.stages;
+    }
+    if (opts.bpp !== undefined) {
+      if (!(opts.bpp > 0)) throw new InvalidArgumentError(`bpp must be positive, got ${opts.bpp}`);
+      stages = 1;
+      for (let k = n; k >= 1; k--) {
+        if (
+          this.#size(img.width, img.height, img.width, img.height, k) * 8 /
+              (img.width * img.height) <= opts.bpp
+        ) {
+          stages = k;
+          break;
+        }
+      }
+    }
+    opts.onProgress?.(`encoding ${img.width}×${img.height}, ${stages} stage(s)`);
+    const { indices } = await this.encodeIndices(img);
+    return this.#pack(img.width, img.height, img, indices.slice(0, stages));
+  }
+
+  #pack(width: number, height: number, coded: RgbImage, indices: Int32Array[]): ProgicEncodeResult {
+    const stream: ProgicStream = {
+      width,
+      height,
+      codedWidth: coded.width,
+      codedHeight: coded.height,
+      indices,
+      stagesWritten: indices.length,
+    };
+    const bytes = writeProgic(stream, {
+      id: this.modelId,
+      weightsHash: this.hash,
+      codes: this.config.codes,
+    });
+    return {
+      bytes,
+      stages: indices.length,
+      codedWidth: coded.width,
+      codedHeight: coded.height,
+      bpp: (bytes.length * 8) / (width * height),
+    };
+  }
+
+  /** Exact size of a stream, computed by writing an all-zero one. */
+  #size(width: number, height: number, cw: number, ch: number, stages: number): number {
+    const { h, w } = gridOf(cw, ch);
+    const zeros = Array.from({ length: stages }, () => new Int32Array(h * w));
+    return writeProgic(
+      { width, height, codedWidth: cw, codedHeight: ch, indices: zeros, stagesWritten: stages },
+      { id: this.modelId, weightsHash: this.hash, codes: this.config.codes },
+    ).length;
+  }
+
+  async #encodeBudget(
+    img: RgbImage,
+    maxBytes: number,
+    progress?: (m: string) => void,
+  ): Promise<ProgicEncodeResult> {
+    const bits = Math.log2(this.config.codes);
+    const fits = (s: number, k: number) => {
+      const cw = Math.max(1, Math.round(img.width * s)),
+        ch = Math.max(1, Math.round(img.height * s));
+      return this.#size(img.width, img.height, cw, ch, k) <= maxBytes;
+    };
+    // Candidate scales: 1 and a geometric ladder down to a 16-pixel short side.
+    const scales: number[] = [];
+    for (let s = 1; Math.min(img.width, img.height) * s >= 16 || scales.length === 0; s *= 0.8) {
+      scales.push(s);
+      if (Math.min(img.width, img.height) * s < 16) break;
+    }
+    const candidates: { s: number; k: number }[] = [];
+    for (const s of scales) {
+      let best = 0;
+      for (let k = this.config.stages; k >= 1; k--) {
+        if (fits(s, k)) {
+          best = k;
+          break;
+        }
+      }
+      if (best) candidates.push({ s, k: best });
+      if (candidates.length >= 3) break;
+    }
+    if (!candidates.length) {
+      const one = stagePayloadBytes(16, 16, bits);
+      throw new InvalidArgumentError(
+        `a budget of ${maxBytes} bytes cannot hold even one stage of a 16-pixel image (${one} bytes ` +
+          `of indices plus the header)`,
+      );
+    }
+    let best: { res: ProgicEncodeResult; mse: number } | undefined;
+    for (const { s, k } of candidates) {
+      const cw = Math.max(1, Math.round(img.width * s)),
+        ch = Math.max(1, Math.round(img.height * s));
+      const coded = resize(img, cw, ch);
+      const { indices } = await this.encodeIndices(coded);
+      const kept = indices.slice(0, k);
+      const rec = resize(await this.decodeIndices(kept, cw, ch), img.width, img.height);
+      const mse = meanSquaredError(rec, img);
+      progress?.(
+        `candidate scale ${s.toFixed(3)} (${cw}×${ch}), ${k} stage(s): MSE ${mse.toFixed(1)}`,
+      );
+      if (!best || mse < best.mse) {
+        best = { res: this.#pack(img.width, img.height, coded, kept), mse };
+      }
+    }
+    return best!.res;
+  }
+
+  /** Decodes a stream produced with this model. */
+  async decode(bytes: Uint8Array, opts: ProgicDecodeOptions = {}): Promise<ProgicDecodeResult> {
+    const s = readProgic(bytes, {
+      id: this.modelId,
+      weightsHash: this.hash,
+      codes: this.config.codes,
+      stages: this.config.stages,
+    }, {
+      bestEffort: opts.bestEffort,
+    });
+    if (s.indices.length === 0) {
+      throw s.file.error ?? new InvalidArgumentError("the stream holds no complete stage");
+    }
+    let k = s.indices.length;
+    if (opts.stages !== undefined) {
+      if (!Number.isInteger(opts.stages) || opts.stages < 1) {
+        throw new InvalidArgumentError(`stages must be a positive integer, got ${opts.stages}`);
+      }
+      k = Math.min(k, opts.stages);
+    }
+    const coded = await this.decodeIndices(s.indices.slice(0, k), s.codedWidth, s.codedHeight);
+    return {
+      image: resize(coded, s.width, s.height),
+      stages: k,
+      stagesWritten: s.stagesWritten,
+      warning: s.file.error
+        ? `decoded ${s.indices.length} of ${s.stagesWritten} stages: ${s.file.error.message}`
+        : s.indices.length < s.stagesWritten
+        ? `stream truncated: ${s.indices.length} of ${s.stagesWritten} stages present`
+        : undefined,
+    };
+  }
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  return Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+}
+
+function cropTensor(
+  src: Float32Array,
+  srcW: number,
+  y0: number,
+  x0: number,
+  h: number,
+  w: number,
+): Float32Array {
+  const out = new Float32Array(h * w * 3);
+  for (let y = 0; y < h; y++) {
+    out.set(src.subarray(((y0 + y) * srcW + x0) * 3, ((y0 + y) * srcW + x0 + w) * 3), y * w * 3);
+  }
+  return out;
+}
+
+function cropGrid(
+  src: Int32Array,
+  srcW: number,
+  y0: number,
+  x0: number,
+  h: number,
+  w: number,
+): Int32Array {
+  const out = new Int32Array(h * w);
+  for (let y = 0; y < h; y++) {
+    out.set(src.subarray((y0 + y) * srcW + x0, (y0 + y) * srcW + x0 + w), y * w);
+  }
+  return out;
+}
+
+function copyCore(tileIdx: Int32Array, tw: number, dst: Int32Array, w: number, t: Tile): void {
+  for (let y = t.core.y0; y < t.core.y1; y++) {
+    const row = (y - t.y0) * tw - t.x0;
+    dst.set(tileIdx.subarray(row + t.core.x0, row + t.core.x1), y * w + t.core.x0);
+  }
+}
+
+function pasteCorePixels(
+  tilePx: Float32Array,
+  tileW: number,
+  dst: Float32Array,
+  dstW: number,
+  t: Tile,
+): void {
+  for (let y = t.core.y0 * 16; y < t.core.y1 * 16; y++) {
+    const src = ((y - t.y0 * 16) * tileW - t.x0 * 16) * 3;
+    dst.set(
+      tilePx.subarray(src + t.core.x0 * 48, src + t.core.x1 * 48),
+      (y * dstW + t.core.x0 * 16) * 3,
+    );
+  }
+}
+
+function meanSquaredError(a: RgbImage, b: RgbImage): number {
+  let s = 0;
+  for (let i = 0; i < a.data.length; i++) s += (a.data[i] - b.data[i]) ** 2;
+  return s / a.data.length;
+}

@@ -1,0 +1,155 @@
+/**
+ * Builds ProGIC's encoder and decoder as engine graphs (docs/progic.md). This module knows the
+ * architecture and nothing of GPU buffers: it only adds ops to a {@link GraphBuilder}.
+ *
+ * Fusions: every ReLU, bias, per-stage modulation and residual add rides in the epilogue of the
+ * convolution before it, and the attention gate `x + a·σ(mask_conv(m))` is one convolution with
+ * a sigmoid, multiply and residual epilogue.
+ * @module
+ */
+import { type Graph, GraphBuilder, type Value } from "../../graph/graph.ts";
+import { conv2d, type Conv2dAttrs } from "../../ops/conv2d.ts";
+import { binary, gate } from "../../ops/elementwise.ts";
+import type { Activation } from "../../ops/epilogue.ts";
+import { pixelShuffle, pixelUnshuffle } from "../../ops/layout.ts";
+import { gather, vqResidual, vqSearch } from "../../ops/vq.ts";
+import { LATENT_STRIDE } from "./config.ts";
+import type {
+  AttentionWeights,
+  ConvWeights,
+  DcbWeights,
+  Modulation,
+  ProgicWeights,
+} from "./weights.ts";
+
+interface ConvOpts {
+  act?: Activation;
+  mod?: { scale: Float32Array; shift: Float32Array };
+  mul?: Value;
+  residual?: Value;
+  stride?: number;
+  padding?: number;
+  groups?: number;
+}
+
+class Builder {
+  readonly g = new GraphBuilder();
+  #n = 0;
+
+  conv(x: Value, cw: ConvWeights, name: string, o: ConvOpts = {}): Value {
+    const inputs = [
+      x,
+      this.g.constant(`${name}.w`, cw.w, cw.shape),
+      this.g.constant(`${name}.b`, cw.b, [cw.b.length]),
+    ];
+    if (o.mod) {
+      inputs.push(this.g.constant(`${name}.s`, o.mod.scale, [o.mod.scale.length]));
+      inputs.push(this.g.constant(`${name}.t`, o.mod.shift, [o.mod.shift.length]));
+    }
+    if (o.mul) inputs.push(o.mul);
+    if (o.residual) inputs.push(o.residual);
+    const attrs: Conv2dAttrs = {
+      stride: o.stride,
+      padding: o.padding,
+      groups: o.groups,
+      epilogue: { bias: true, act: o.act, affine: !!o.mod, mul: !!o.mul, residual: !!o.residual },
+    };
+    return this.g.op1(conv2d, inputs, attrs, `${name}#${this.#n++}`);
+  }
+
+  /** One DepthConv block; `stage` (0-based) selects the modulation vectors. */
+  dcb(x: Value, p: DcbWeights, name: string, stage: number, shortcut = false): Value {
+    if (p.adaptor) x = this.conv(x, p.adaptor, `${name}.adaptor`);
+    const c = p.pw1.b.length;
+    let t = this.conv(x, p.pw1, `${name}.dc.pw1`, { act: "relu" });
+    t = this.conv(t, p.dw, `${name}.dc.dw`, { padding: 1, groups: c });
+    const h = this.conv(t, p.pw2, `${name}.dc.pw2`, { mod: pick(p.modDc, stage), residual: x });
+    let u = this.conv(h, p.ffn1, `${name}.ffn.pw1`);
+    u = this.g.op1(gate, [u], { act: "relu" }, `${name}.ffn.gate#${this.#n++}`);
+    const out = this.conv(u, p.ffn2, `${name}.ffn.pw2`, {
+      mod: pick(p.modFfn, stage),
+      residual: h,
+    });
+    return shortcut
+      ? this.g.op1(binary, [out, x], { op: "add" }, `${name}.shortcut#${this.#n++}`)
+      : out;
+  }
+
+  attention(x: Value, p: AttentionWeights, name: string, stage: number): Value {
+    let a = x, m = x;
+    p.trunk.forEach((b, j) => (a = this.dcb(a, b, `${name}.trunk.${j}`, stage)));
+    p.mask.forEach((b, j) => (m = this.dcb(m, b, `${name}.mask.${j}`, stage)));
+    return this.conv(m, p.maskConv, `${name}.mask_conv`, { act: "sigmoid", mul: a, residual: x });
+  }
+}
+
+function pick(m: Modulation | undefined, stage: number) {
+  return m ? { scale: m.scale[stage], shift: m.shift[stage] } : undefined;
+}
+
+/** Options of {@link encoderGraph}. */
+export interface EncoderGraphOptions {
+  /** Also output the latent `y` and each stage's search gap (for parity tests). */
+  readonly debug?: boolean;
+}
+
+/**
+ * The encoder and residual-VQ search. Input `image`: `[1, H, W, 3]` holding pixel values − 0.5,
+ * H and W multiples of 16. Outputs `indices0 … indices{N−1}`: i32 `[1, H/16, W/16]`.
+ */
+export function encoderGraph(
+  w: ProgicWeights,
+  height: number,
+  width: number,
+  opts: EncoderGraphOptions = {},
+): Graph {
+  const b = new Builder();
+  const g = b.g;
+  const x = g.input("image", [1, height, width, 3]);
+  let p = g.op1(pixelUnshuffle, [x], { r: 8 }, "unshuffle8");
+  p = b.dcb(p, w.enc.head, "enc.head", 0);
+  w.enc.blocks.forEach((blk, i) => (p = b.dcb(p, blk, `enc.blocks.${i}`, 0)));
+  let y = b.conv(p, w.enc.down, "enc.down", { stride: 2, padding: 1 });
+  y = b.attention(y, w.enc.attn, "enc.attn", 0);
+  if (opts.debug) g.output("latent", y);
+  let r = y;
+  w.codebooks.forEach((cb, s) => {
+    const book = g.constant(`rvq.${s}`, cb, [w.config.codes, w.config.c2]);
+    const [idx, gap] = g.op(vqSearch, [r, book], {}, `rvq.search${s}`);
+    g.output(`indices${s}`, idx);
+    if (opts.debug) g.output(`gap${s}`, gap);
+    if (s + 1 < w.codebooks.length) r = g.op1(vqResidual, [r, book, idx], {}, `rvq.residual${s}`);
+  });
+  return g.build();
+}
+
+/**
+ * The decoder for the first `stages` stages. Inputs `indices0 … indices{stages−1}`: i32
+ * `[1, h, w]` on the latent grid. Output `image`: `[1, 16h, 16w, 3]` holding pixel values − 0.5
+ * (not yet clamped).
+ */
+export function decoderGraph(w: ProgicWeights, h: number, wd: number, stages: number): Graph {
+  const b = new Builder();
+  const g = b.g;
+  const s = stages - 1;
+  let q: Value | undefined;
+  for (let i = 0; i < stages; i++) {
+    const idx = g.input(`indices${i}`, [1, h, wd], "i32");
+    const book = g.constant(`rvq.${i}`, w.codebooks[i], [w.config.codes, w.config.c2]);
+    const c = g.op1(gather, [book, idx], {}, `rvq.gather${i}`);
+    q = q ? g.op1(binary, [q, c], { op: "add" }, `rvq.sum${i}`) : c;
+  }
+  let t = b.attention(q!, w.dec.attn, "dec.attn", s);
+  t = b.conv(t, w.dec.up, "dec.up");
+  t = g.op1(pixelShuffle, [t], { r: 2 }, "dec.shuffle2");
+  t = b.dcb(t, w.dec.upBlock, "dec.up_block", s, true);
+  w.dec.blocks.forEach((blk, i) => (t = b.dcb(t, blk, `dec.blocks.${i}`, s)));
+  t = b.dcb(t, w.dec.tail, "dec.tail", s);
+  g.output("image", g.op1(pixelShuffle, [t], { r: 8 }, "shuffle8"));
+  return g.build();
+}
+
+/** Latent grid size for an image size (which must be a multiple of {@link LATENT_STRIDE}). */
+export function latentSize(height: number, width: number): [number, number] {
+  return [height / LATENT_STRIDE, width / LATENT_STRIDE];
+}
