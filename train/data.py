@@ -27,15 +27,17 @@ def load_rgb(path):
     im = Image.open(path)
     if im.mode != "RGB":
         im = im.convert("RGB")
-    return np.asarray(im, dtype=np.uint8)
+    return np.array(im, dtype=np.uint8)
 
 
 class CropSampler:
     """rng: numpy Generator (its state is saved in checkpoints)."""
 
     def __init__(self, splits=("train", "val"), crop=128, flip=True, vflip=True,
-                 downscale_p=0.3, downscale_min=0.5, seed=0, root=BSDS):
+                 downscale_p=0.3, downscale_min=0.5, seed=0, root=BSDS, max_images=0):
         self.files = list_images(splits, root)
+        if max_images:
+            self.files = self.files[:max_images]
         if not self.files:
             raise FileNotFoundError(f"no images under {root}/{splits}")
         self.images = [load_rgb(f) for f in self.files]

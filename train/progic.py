@@ -14,12 +14,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# name -> dict(C1, M, D, k, C2, N, K); must equal the table in docs/progic.md
+# name -> dict(C1, M, D, k, C2, N, K, P); must equal the table in docs/progic.md.
+# P: the decoder tail is a C1-wide block plus a 1x1 projection to 192 channels instead of
+# DCVC-RT's block at 192 channels. Used where C1 < 192, where the 192-wide tail would be the
+# widest (and, run once per stage in training, the costliest) block of the decoder.
 CONFIGS = {
-    "progic": dict(C1=368, M=8, D=14, k=3, C2=256, N=5, K=1024),
-    "progic-s": dict(C1=256, M=4, D=8, k=3, C2=256, N=5, K=1024),
-    "progic-t": dict(C1=96, M=2, D=4, k=1, C2=256, N=5, K=1024),
-    "progic-test": dict(C1=16, M=2, D=3, k=1, C2=256, N=5, K=1024),
+    "progic": dict(C1=368, M=8, D=14, k=3, C2=256, N=5, K=1024, P=False),
+    "progic-s": dict(C1=256, M=4, D=8, k=3, C2=256, N=5, K=1024, P=False),
+    "progic-t": dict(C1=96, M=2, D=4, k=1, C2=256, N=5, K=1024, P=True),
+    "progic-test": dict(C1=16, M=2, D=3, k=1, C2=256, N=5, K=1024, P=False),
 }
 
 # Names that exist in the PyTorch state_dict for training only and are never exported.
@@ -64,9 +67,13 @@ class FFN(nn.Module):
         self.pw2 = pw(2 * c, c)
 
     def forward(self, h):
-        u = self.pw1(h)
+        # u = pw1(h); relu(u[:, :2C]) * u[:, 2C:], computed as two convolutions on the weight
+        # halves (same numbers, ~35% faster backward on CPU than slicing the activation)
         c2 = 2 * self.c
-        return self.pw2(F.relu(u[:, :c2]) * u[:, c2:])
+        w, b = self.pw1.weight, self.pw1.bias
+        a = F.conv2d(h, w[:c2], b[:c2])
+        g = F.conv2d(h, w[c2:], b[c2:])
+        return self.pw2(F.relu(a) * g)
 
 
 class DCB(nn.Module):
@@ -144,13 +151,18 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, C1, D, k, C2, N):
+    def __init__(self, C1, D, k, C2, N, tail_proj=False):
         super().__init__()
         self.attn = Attention(C2, k, n_stages=N)
         self.up = pw(C2, 4 * C1)
         self.up_block = DCB(C1, C1, shortcut=True, n_stages=N)
         self.blocks = nn.ModuleList([DCB(C1, C1, n_stages=N) for _ in range(D - 2)])
-        self.tail = DCB(C1, 192, n_stages=N)
+        if tail_proj:
+            self.tail = DCB(C1, C1, n_stages=N)
+            self.tail_proj = pw(C1, 192)
+        else:
+            self.tail = DCB(C1, 192, n_stages=N)
+            self.tail_proj = None
 
     def forward(self, yhat, s):
         """s: 0-based modulation row (int) or LongTensor [B]. Returns the unclamped x̂ (+0.5 added)."""
@@ -160,7 +172,13 @@ class Decoder(nn.Module):
         for blk in self.blocks:
             q = blk(q, s)
         q = self.tail(q, s)
+        if self.tail_proj is not None:
+            q = self.tail_proj(q)
         return F.pixel_shuffle(q, 8) + 0.5
+
+    def last_layer(self):
+        """The weight the adaptive GAN weight differentiates against."""
+        return self.tail_proj.weight if self.tail_proj is not None else self.tail.ffn.pw2.weight
 
 
 def sq_dist(r, cb):
@@ -305,7 +323,7 @@ class ProGIC(nn.Module):
         self.N, self.K, self.C2 = N, K, C2
         self.enc = Encoder(C1, M, k, C2)
         self.rvq = RVQ(N, K, C2, **rvq_kw)
-        self.dec = Decoder(C1, D, k, C2, N)
+        self.dec = Decoder(C1, D, k, C2, N, tail_proj=cfg.get("P", False))
 
     # ---- training-path API (NCHW batches, pixels in [0, 1]) -------------------------------------
     def encode(self, x):

@@ -21,18 +21,37 @@ export interface ProgicConfig {
   readonly stages: number;
   /** Codes per codebook. */
   readonly codes: number;
+  /** The decoder ends with a C1-wide block and a 1×1 projection to 192 channels. */
+  readonly tailProjection: boolean;
 }
 
 /** Every known configuration by name. */
 export const PROGIC_CONFIGS: Readonly<Record<string, ProgicConfig>> = {
-  "progic": cfg("progic", 368, 8, 14, 3),
-  "progic-s": cfg("progic-s", 256, 4, 8, 3),
-  "progic-t": cfg("progic-t", 96, 2, 4, 1),
-  "progic-test": cfg("progic-test", 16, 2, 3, 1),
+  "progic": cfg("progic", 368, 8, 14, 3, false),
+  "progic-s": cfg("progic-s", 256, 4, 8, 3, false),
+  "progic-t": cfg("progic-t", 96, 2, 4, 1, true),
+  "progic-test": cfg("progic-test", 16, 2, 3, 1, false),
 };
 
-function cfg(name: string, c1: number, enc: number, dec: number, k: number): ProgicConfig {
-  return { name, c1, encBlocks: enc, decBlocks: dec, attnK: k, c2: 256, stages: 5, codes: 1024 };
+function cfg(
+  name: string,
+  c1: number,
+  enc: number,
+  dec: number,
+  k: number,
+  tailProjection: boolean,
+): ProgicConfig {
+  return {
+    name,
+    c1,
+    encBlocks: enc,
+    decBlocks: dec,
+    attnK: k,
+    c2: 256,
+    stages: 5,
+    codes: 1024,
+    tailProjection,
+  };
 }
 
 /** Pixels per latent position along each axis (pixel-unshuffle ×8, then a stride-2 conv). */

@@ -145,6 +145,7 @@ export function decoderGraph(w: ProgicWeights, h: number, wd: number, stages: nu
   t = b.dcb(t, w.dec.upBlock, "dec.up_block", s, true);
   w.dec.blocks.forEach((blk, i) => (t = b.dcb(t, blk, `dec.blocks.${i}`, s)));
   t = b.dcb(t, w.dec.tail, "dec.tail", s);
+  if (w.dec.tailProj) t = b.conv(t, w.dec.tailProj, "dec.tail_proj");
   g.output("image", g.op1(pixelShuffle, [t], { r: 8 }, "shuffle8"));
   return g.build();
 }

@@ -65,6 +65,8 @@ export interface ProgicWeights {
     readonly upBlock: DcbWeights;
     readonly blocks: readonly DcbWeights[];
     readonly tail: DcbWeights;
+    /** Present when the config ends with a C1-wide tail and a 1×1 projection to 192 channels. */
+    readonly tailProj?: ConvWeights;
   };
 }
 
@@ -173,6 +175,7 @@ export async function loadProgicWeights(bytes: Uint8Array): Promise<ProgicWeight
     c2,
     stages,
     codes,
+    tailProjection: r.has("dec.tail_proj.weight"),
   };
   const known = PROGIC_CONFIGS[config.name];
   if (known && JSON.stringify(known) !== JSON.stringify(config)) {
@@ -205,7 +208,9 @@ export async function loadProgicWeights(bytes: Uint8Array): Promise<ProgicWeight
         { length: config.decBlocks - 2 },
         (_, i) => r.dcb(`dec.blocks.${i}`, c1, c1, stages),
       ),
-      tail: r.dcb("dec.tail", c1, 192, stages),
+      ...(r.has("dec.tail_proj.weight")
+        ? { tail: r.dcb("dec.tail", c1, c1, stages), tailProj: r.conv("dec.tail_proj", 192, c1, 1) }
+        : { tail: r.dcb("dec.tail", c1, 192, stages) }),
     },
   };
   const unused = [...st.tensors.keys()].filter((k) => !r.used.has(k));

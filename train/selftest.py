@@ -1,0 +1,310 @@
+#!/usr/bin/python3
+"""Quick self-check of the PyTorch side (< 1 min on 2 cores):
+
+    /usr/bin/python3 train/selftest.py
+
+- CONFIGS == the table in docs/progic.md
+- state_dict names and shapes == the names derived from the doc's rules, for every config
+- pixel_unshuffle channel ordering (c·r² + i·r + j)
+- DCB / Attention forward == a literal transcription of the doc pseudo-code
+- shapes of encode / quantize / decode / compress / decompress (padding + crop, 70x50)
+- per-sample stage modulation == per-int stage modulation
+- RVQ: lowest index wins ties; fast search == exact search on random data
+- safetensors round trip (F32/F16/I32, alignment) and export -> load round trip
+- training resume round trip: ckpt.pt (bitwise-continuing) and slim resume.pt
+"""
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+# Sleep instead of spin at OpenMP barriers: on the shared 2-core machine (other processes, nice 19)
+# spinning made 2-thread steps ~5x slower than passive waiting (measured 23-27 s vs 4-6 s per step).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_io  # noqa: E402
+from export import export_tensors, model_from_safetensors, write_weights  # noqa: E402
+from progic import CONFIGS, DCB, ProGIC, exact_search, param_names, sq_dist  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+T0 = time.time()
+
+
+def ok(msg):
+    print(f"ok  {time.time() - T0:5.1f}s  {msg}", flush=True)
+
+
+def doc_configs():
+    text = open(os.path.join(ROOT, "docs", "progic.md")).read()
+    out = {}
+    for m in re.finditer(r"^\| `([a-z0-9-]+)`[^|]*\|((?:\s*\d+\s*\|){7})\s*(yes|no)\s*\|", text, re.M):
+        v = [int(t) for t in m.group(2).split("|") if t.strip()]
+        out[m.group(1)] = dict(zip(("C1", "M", "D", "k", "C2", "N", "K"), v), P=m.group(3) == "yes")
+    return out
+
+
+def doc_names(cfg):
+    """Expected exported names -> shapes, written from the doc's rules (independently of progic.py)."""
+    C1, M, D, k, C2, N, K = (cfg[n] for n in ("C1", "M", "D", "k", "C2", "N", "K"))
+    e = {}
+
+    def pwn(p, cin, cout):
+        e[p + ".weight"], e[p + ".bias"] = (cout, cin, 1, 1), (cout,)
+
+    def dcb(p, cin, cout, mod):
+        C = cout
+        if cin != cout:
+            pwn(p + ".adaptor", cin, cout)
+        pwn(p + ".dc.pw1", C, C)
+        e[p + ".dc.dw.weight"], e[p + ".dc.dw.bias"] = (C, 1, 3, 3), (C,)
+        pwn(p + ".dc.pw2", C, C)
+        pwn(p + ".ffn.pw1", C, 4 * C)
+        pwn(p + ".ffn.pw2", 2 * C, C)
+        if mod:
+            for t in ("mod_dc", "mod_ffn"):
+                e[f"{p}.{t}.scale"] = e[f"{p}.{t}.bias"] = (N, C)
+
+    def attn(p, mod):
+        for j in range(k):
+            dcb(f"{p}.trunk.{j}", C2, C2, mod)
+            dcb(f"{p}.mask.{j}", C2, C2, mod)
+        pwn(p + ".mask_conv", C2, C2)
+
+    dcb("enc.head", 192, C1, False)
+    for i in range(M - 1):
+        dcb(f"enc.blocks.{i}", C1, C1, False)
+    e["enc.down.weight"], e["enc.down.bias"] = (C2, C1, 3, 3), (C2,)
+    attn("enc.attn", False)
+    e["rvq.codebooks"] = (N, K, C2)
+    attn("dec.attn", True)
+    pwn("dec.up", C2, 4 * C1)
+    dcb("dec.up_block", C1, C1, True)
+    for i in range(D - 2):
+        dcb(f"dec.blocks.{i}", C1, C1, True)
+    if cfg["P"]:
+        dcb("dec.tail", C1, C1, True)
+        pwn("dec.tail_proj", C1, 192)
+    else:
+        dcb("dec.tail", C1, 192, True)
+    return e
+
+
+def literal_dcb(blk, x, s):
+    """docs/progic.md DCB pseudo-code, transcribed literally (activation slicing)."""
+    if blk.adaptor is not None:
+        x = blk.adaptor(x)
+    t = blk.dc.pw2(blk.dc.dw(F.relu(blk.dc.pw1(x))))
+    if blk.mod_dc is not None:
+        t = t * blk.mod_dc.scale[s].view(1, -1, 1, 1) + blk.mod_dc.bias[s].view(1, -1, 1, 1)
+    h = x + t
+    u = blk.ffn.pw1(h)
+    C = h.shape[1]
+    u = F.relu(u[:, :2 * C]) * u[:, 2 * C:]
+    t = blk.ffn.pw2(u)
+    if blk.mod_ffn is not None:
+        t = t * blk.mod_ffn.scale[s].view(1, -1, 1, 1) + blk.mod_ffn.bias[s].view(1, -1, 1, 1)
+    out = h + t
+    if blk.shortcut:
+        out = out + x
+    return out
+
+
+def randomise_mod(model, g):
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if ".mod_" in n:
+                p.copy_((1.0 if n.endswith("scale") else 0.0) + 0.3 * torch.randn(p.shape, generator=g))
+
+
+def main():
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+
+    # -- configs and names
+    dc = doc_configs()
+    assert dc == CONFIGS, f"docs/progic.md table {dc} != CONFIGS {CONFIGS}"
+    ok(f"CONFIGS match the doc table ({', '.join(dc)})")
+    for name, cfg in CONFIGS.items():
+        m = ProGIC(name)
+        exp = doc_names(cfg)
+        sd = m.state_dict()
+        got = {n: tuple(sd[n].shape) for n in param_names(m)}
+        assert set(got) == set(exp), (name, sorted(set(got) ^ set(exp))[:10])
+        bad = [n for n in exp if got[n] != exp[n]]
+        assert not bad, (name, bad[:5])
+        ok(f"{name}: {len(got)} exported tensors, names and shapes match the doc "
+           f"({sum(np.prod(s) for s in got.values()) / 1e6:.2f}M values)")
+
+    # -- pixel_unshuffle ordering
+    x = torch.randn(1, 3, 16, 24)
+    pu = F.pixel_unshuffle(x, 8)
+    c, i, j, yy, xx = 2, 5, 3, 1, 2
+    assert pu[0, c * 64 + i * 8 + j, yy, xx] == x[0, c, yy * 8 + i, xx * 8 + j]
+    assert torch.equal(F.pixel_shuffle(pu, 8), x)
+    ok("pixel_unshuffle: channel c*r^2 + i*r + j; pixel_shuffle is its inverse")
+
+    # -- blocks vs literal transcription
+    m = ProGIC("progic-test").eval()
+    randomise_mod(m, g)
+    with torch.no_grad():
+        for blk in (m.dec.tail, m.dec.up_block, m.enc.head):
+            cin = blk.adaptor.in_channels if blk.adaptor is not None else blk.dc.pw1.in_channels
+            xi = torch.randn(2, cin, 5, 7)
+            for s in range(m.N):
+                a = blk(xi, s if blk.mod_dc is not None else None)
+                b = literal_dcb(blk, xi, s)
+                assert torch.allclose(a, b, atol=1e-5, rtol=1e-5), (s, (a - b).abs().max())
+        at = m.dec.attn
+        yi = torch.randn(2, 256, 3, 4)
+        a_ = yi
+        for blk in at.trunk:
+            a_ = literal_dcb(blk, a_, 2)
+        b_ = yi
+        for blk in at.mask:
+            b_ = literal_dcb(blk, b_, 2)
+        ref = yi + a_ * torch.sigmoid(at.mask_conv(b_))
+        assert torch.allclose(at(yi, 2), ref, atol=1e-5)
+    ok("DCB (plain, adaptor, shortcut, modulated) and Attention == doc pseudo-code")
+
+    # -- shapes, padding, per-sample modulation
+    with torch.no_grad():
+        xb = torch.rand(2, 3, 48, 64)
+        y = m.encode(xb)
+        assert y.shape == (2, 256, 3, 4)
+        idx, yh, com = m.quantize(y, update=False)
+        assert idx.shape == (5, 2, 3, 4) and len(yh) == 5 and com.shape == (5,)
+        allst = m.decode_stages(yh, clamp=True)
+        assert allst.shape == (10, 3, 48, 64)
+        for s in range(1, 6):
+            single = m.decode(yh[s - 1], s)
+            assert torch.allclose(allst[(s - 1) * 2:s * 2], single, atol=1e-5)
+            assert torch.allclose(m.lookup(idx, s), yh[s - 1], atol=1e-5)
+        img = torch.rand(50, 70, 3)
+        ind = m.compress(img)
+        assert ind.shape == (5, 4, 5)
+        rec = m.decompress(ind, 3, 50, 70)
+        assert rec.shape == (50, 70, 3) and rec.min() >= 0 and rec.max() <= 1
+        # replicate padding: the padded input equals edge pixels
+        xp = ProGIC.pad16(ProGIC.to_nchw(img))
+        assert xp.shape == (1, 3, 64, 80) and torch.equal(xp[0, :, 63, 79], img[49, 69])
+        gray = m.compress(torch.rand(20, 20))
+        assert gray.shape == (5, 2, 2)
+    ok("encode/quantize/decode shapes, stacked per-sample stages == per-int stages, compress/decompress 70x50")
+
+    # -- RVQ search
+    cb = torch.randn(2, 8, 4)
+    cb[0, 5] = cb[0, 2]  # duplicate code: index 2 must win
+    r = cb[0, 2][None].clone()
+    assert sq_dist(r, cb[0]).argmin(1).item() == 2
+    idx_e, gap = exact_search(r.view(1, 1, 4), cb)
+    assert idx_e[0, 0, 0] == 2 and gap[0, 0, 0] == 0
+    yv = torch.randn(6, 7, 256) * 0.3
+    idx_e, gap = exact_search(yv, m.rvq.codebooks)
+    idx_f, _, _ = m.rvq(yv.permute(2, 0, 1)[None], update=False)
+    near = gap < 1e-4
+    assert torch.equal(idx_e[~near], idx_f[:, 0][~near])
+    ok("RVQ: lowest index wins ties; fast search == exact search")
+
+    # -- EMA update + restarts
+    mt = ProGIC("progic-test").train()
+    yy = torch.randn(4, 256, 4, 4)
+    mt.rvq.data_init(yy, per_step_vectors=64, kmeans_iters=2, generator=g)
+    before = mt.rvq.codebooks.clone()
+    mt.rvq.ema_count[0, :10] = 0.0  # force dead codes (far away, so unused)
+    mt.rvq.codebooks[0, :10] = 1e3
+    before = mt.rvq.codebooks.clone()
+    mt.quantize(yy)
+    assert not torch.equal(before, mt.rvq.codebooks) and mt.rvq.restarts[0] >= 10
+    sm = mt.rvq.smoothed_count()[:, :, None]
+    assert torch.allclose(mt.rvq.ema_sum, mt.rvq.codebooks * sm, atol=1e-5, rtol=1e-4)
+    ok(f"EMA codebook update, dead-code restarts ({mt.rvq.restarts}), ema_sum == codebooks*count")
+
+    tmp = tempfile.mkdtemp(prefix="progic-selftest-")
+    try:
+        # -- safetensors round trip
+        p = os.path.join(tmp, "t.safetensors")
+        tens = {"a": np.random.randn(3, 5).astype(np.float32), "b": np.random.randn(7).astype(np.float16),
+                "c": np.arange(6, dtype=np.int32).reshape(2, 3), "d": np.zeros((0,), np.float32)}
+        st_io.save(p, tens, metadata={"config": "x"})
+        back, meta = st_io.load(p)
+        assert meta == {"config": "x"}
+        for k in tens:
+            assert back[k].dtype == tens[k].dtype and np.array_equal(back[k], tens[k]), k
+        hdr = st_io.header_of(p)
+        n = int.from_bytes(open(p, "rb").read(8), "little")
+        assert (8 + n) % 8 == 0
+        for k, v in hdr.items():
+            if k != "__metadata__":
+                assert v["data_offsets"][0] % np.dtype(tens[k].dtype).itemsize == 0
+        ok("safetensors round trip (F32/F16/I32, 8-aligned data, element-aligned offsets)")
+
+        # -- export -> load round trip
+        wp = os.path.join(tmp, "w.safetensors")
+        write_weights(wp, "progic-test", export_tensors(m, "f32"))
+        m2 = model_from_safetensors(wp, "progic-test")
+        img = torch.rand(40, 36, 3)
+        with torch.no_grad():
+            assert torch.equal(m.compress(img), m2.compress(img))
+            assert torch.equal(m.decompress(m.compress(img), 5, 40, 36), m2.decompress(m2.compress(img), 5, 40, 36))
+        write_weights(wp, "progic-test", export_tensors(m, "f16"))
+        hdr = st_io.header_of(wp)
+        assert hdr["rvq.codebooks"]["dtype"] == "F32" and hdr["enc.down.weight"]["dtype"] == "F16"
+        assert hdr["dec.tail.mod_dc.scale"]["dtype"] == "F32"
+        assert hdr["__metadata__"] == {"config": "progic-test", "format": "tessera-progic-1"}
+        m3 = model_from_safetensors(wp)
+        w16 = m.state_dict()["enc.down.weight"].half().float()
+        assert torch.equal(m3.state_dict()["enc.down.weight"], w16)
+        ok("export (F32 and F16+F32) -> model_from_safetensors round trip")
+
+        # -- training resume round trip
+        import train as tr
+        run = os.path.join(tmp, "run")
+        common = ["--config", "progic-test", "--run-dir", run, "--max-images", "4", "--init-batches", "1",
+                  "--batch", "2", "--crop", "64", "--log-every", "1", "--warmup", "2"]
+        import contextlib
+        import io
+        quiet = contextlib.redirect_stdout(io.StringIO())
+        with quiet:
+            tr.main(common + ["--steps", "2", "--fresh"])
+        a2 = torch.load(os.path.join(run, "ckpt.pt"))
+        assert a2["step"] == 2 and "opt" in a2
+        sl = torch.load(os.path.join(run, "resume.pt"))
+        assert "rvq.ema_sum" not in sl["model"] and "opt" not in sl
+        with contextlib.redirect_stdout(io.StringIO()):
+            tr.main(common + ["--steps", "4"])  # resumes from ckpt.pt
+        b4 = torch.load(os.path.join(run, "ckpt.pt"))
+        run2 = os.path.join(tmp, "run2")
+        c2 = [a if a != run else run2 for a in common]
+        with contextlib.redirect_stdout(io.StringIO()):
+            tr.main(c2 + ["--steps", "4", "--fresh"])
+        c4 = torch.load(os.path.join(run2, "ckpt.pt"))
+        assert b4["step"] == c4["step"] == 4
+        diff = max((b4["model"][k].float() - c4["model"][k].float()).abs().max().item() for k in c4["model"])
+        assert diff < 1e-4, diff
+        # slim resume
+        os.remove(os.path.join(run, "ckpt.pt"))
+        with contextlib.redirect_stdout(io.StringIO()):
+            tr.main(common + ["--steps", "5"])
+        log = open(os.path.join(run, "train.log")).read()
+        assert "from=resume.pt" in log and "step=4" in log
+        d5 = torch.load(os.path.join(run, "ckpt.pt"))
+        assert d5["step"] == 5
+        ok(f"resume: ckpt.pt continues (2+2 steps vs 4 fresh: max diff {diff:.1e}); slim resume.pt works "
+           f"(resume.pt {os.path.getsize(os.path.join(run, 'resume.pt')) / 1e6:.1f} MB for progic-test)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"selftest passed in {time.time() - T0:.1f}s")
+
+
+if __name__ == "__main__":
+    main()
