@@ -181,24 +181,24 @@ export async function main(
     const force = a.flags.has("--force");
     switch (a.cmd) {
       case "encode": {
-        const src = await readInput(a.input, "input image");
         if (!a.output) throw new UsageError("missing -o <out.tsr>");
         const modes = ["--stages", "--bpp", "--max-bytes"].filter((k) => a.flags.has(k));
         if (modes.length > 1) throw new UsageError(`${modes.join(" and ")} cannot be combined`);
-        const model: Model = await loadModel({
-          name: a.flags.get("--model") as string | undefined,
-          backend,
-        });
-        const img = decodeImage(src);
-        progress?.(`${model.name} on ${model.adapter?.description ?? "CPU reference backend"}`);
-        const r = await encode(img, {
-          model,
+        const options = {
           stages: num(a.flags, "--stages", true),
           bpp: num(a.flags, "--bpp", false),
           maxBytes: num(a.flags, "--max-bytes", true),
           background: colour(a.flags.get("--background")),
           onProgress: progress,
+        };
+        const src = await readInput(a.input, "input image");
+        const img = decodeImage(src);
+        const model: Model = await loadModel({
+          name: a.flags.get("--model") as string | undefined,
+          backend,
         });
+        progress?.(`${model.name} on ${model.adapter?.description ?? "CPU reference backend"}`);
+        const r = await encode(img, { ...options, model });
         await writeOutput(a.output, r.bytes, force);
         const scaled = r.codedWidth !== img.width
           ? `, coded at ${r.codedWidth}×${r.codedHeight}`
@@ -214,16 +214,13 @@ export async function main(
         return EXIT.ok;
       }
       case "decode": {
-        const src = await readInput(a.input, "input stream");
         if (!a.output) throw new UsageError("missing -o <out.png>");
+        const stages = num(a.flags, "--stages", true);
+        const src = await readInput(a.input, "input stream");
         const info = inspect(src);
         const model = await loadModel({ name: info.model, backend });
         progress?.(`${model.name} on ${model.adapter?.description ?? "CPU reference backend"}`);
-        const r = await decode(src, {
-          model,
-          stages: num(a.flags, "--stages", true),
-          bestEffort: a.flags.has("--best-effort"),
-        });
+        const r = await decode(src, { model, stages, bestEffort: a.flags.has("--best-effort") });
         if (r.warning) log(`warning: ${r.warning}`);
         await writeOutput(a.output, encodePng(r.image), force);
         out(

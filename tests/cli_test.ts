@@ -1,0 +1,91 @@
+// The CLI end to end, in process: real files in a temp dir, exit codes and messages.
+import { EXIT, main } from "../cli.ts";
+import { decodeImage, encodePng } from "../src/io/image.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { HAS_GPU } from "./harness.ts";
+
+const OPTS = { sanitizeOps: false, sanitizeResources: false };
+// The tiny parity model keeps these tests fast; --cpu where no adapter exists.
+const MODEL = ["--model", "progic-test", ...(HAS_GPU ? [] : ["--cpu"])];
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "", err = "";
+  const code = await main(args, (s) => (out += s + "\n"), (s) => (err += s + "\n"));
+  return { code, out, err };
+}
+
+function gradient(w: number, h: number): Uint8Array {
+  const d = new Uint8Array(w * h * 3);
+  for (let i = 0; i < w * h; i++) d.set([(i % w) * 4, Math.floor(i / w) * 5, 128], i * 3);
+  return encodePng({ width: w, height: h, data: d });
+}
+
+Deno.test({
+  name: "cli: encode, info, decode a PNG; never overwrite without --force",
+  ...OPTS,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const png = `${dir}/in.png`, tsr = `${dir}/out.tsr`, dec = `${dir}/dec.png`;
+    await Deno.writeFile(png, gradient(50, 37));
+    const e = await run("encode", png, "-o", tsr, "--stages", "2", ...MODEL);
+    assertEquals(e.code, EXIT.ok, e.err);
+    assert(e.out.includes("2 stage(s)"), e.out);
+    const i = await run("info", tsr);
+    assert(i.out.includes("50×37") && i.out.includes("2 of 2 present"), i.out);
+    const d = await run("decode", tsr, "-o", dec, ...(HAS_GPU ? [] : ["--cpu"]));
+    assertEquals(d.code, EXIT.ok, d.err);
+    const img = decodeImage(await Deno.readFile(dec));
+    assertEquals([img.width, img.height], [50, 37]);
+    const before = await Deno.readFile(tsr);
+    const again = await run("encode", png, "-o", tsr, "--stages", "1", ...MODEL);
+    assertEquals(again.code, EXIT.cantCreate);
+    assert(again.err.includes("--force"), again.err);
+    assertEquals(await Deno.readFile(tsr), before, "the existing file must be untouched");
+    const forced = await run("encode", png, "-o", tsr, "--stages", "1", "--force", ...MODEL);
+    assertEquals(forced.code, EXIT.ok, forced.err);
+    assert((await Deno.readFile(tsr)).length < before.length);
+    assertEquals([...Deno.readDirSync(dir)].filter((f) => f.name.includes(".tmp-")), [], "temp files left");
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "cli: a byte budget is met by downscaling, and decoding restores the size",
+  ...OPTS,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    await Deno.writeFile(`${dir}/in.png`, gradient(160, 96));
+    const e = await run("encode", `${dir}/in.png`, "-o", `${dir}/s.tsr`, "--max-bytes", "120", ...MODEL);
+    assertEquals(e.code, EXIT.ok, e.err);
+    const size = (await Deno.stat(`${dir}/s.tsr`)).size;
+    assert(size <= 120, `${size} bytes`);
+    assert(e.out.includes("coded at"), e.out);
+    await run("decode", `${dir}/s.tsr`, "-o", `${dir}/s.png`, ...(HAS_GPU ? [] : ["--cpu"]));
+    const img = decodeImage(await Deno.readFile(`${dir}/s.png`));
+    assertEquals([img.width, img.height], [160, 96]);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "cli: bad input gives clear messages and exit codes",
+  ...OPTS,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    assertEquals((await run("encode", `${dir}/missing.png`, "-o", `${dir}/x.tsr`)).code, EXIT.noInput);
+    await Deno.writeTextFile(`${dir}/notes.txt`, "not an image");
+    const bad = await run("encode", `${dir}/notes.txt`, "-o", `${dir}/x.tsr`, ...MODEL);
+    assertEquals(bad.code, EXIT.data);
+    assert(bad.err.includes("PNG or JPEG"), bad.err);
+    const garbage = await run("decode", `${dir}/notes.txt`, "-o", `${dir}/x.png`);
+    assertEquals(garbage.code, EXIT.data);
+    assertEquals((await run("frobnicate")).code, EXIT.usage);
+    assertEquals((await run("encode", "a.png")).code, EXIT.usage);
+    assertEquals((await run("encode", `${dir}/notes.txt`, "-o", "x", "--stages", "0")).code, EXIT.usage);
+    assertEquals((await run("encode", `${dir}/notes.txt`, "-o", "x", "--stages", "2", "--bpp", "0.1")).code, EXIT.usage);
+    await Deno.writeFile(`${dir}/in.png`, gradient(8, 8));
+    const noModel = await run("encode", `${dir}/in.png`, "-o", `${dir}/x.tsr`, "--model", "nonexistent");
+    assertEquals(noModel.code, EXIT.unavailable, noModel.err);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
