@@ -4,11 +4,12 @@
 // dot products form a GEMM x · Cᵀ whose results never leave registers (argmin epilogue).
 //
 // CT is the transposed codebook from vq_prep.wgsl: D4 rows of KQ vec4s (four consecutive
-// codes each), then one row of ‖c‖². A 16×8 workgroup owns 64 rows of x, each thread 8 of them
-// (register blocking, as in matmul.wgsl: best on software adapters, and on GPUs the 16 threads
-// of a row read 16 consecutive vec4 of CT). Thread column tx scans code chunks tx, tx+16, …,
-// keeping the best and second-best distance per row; a final pass merges the 16 partial
-// results of each row in workgroup memory, breaking ties by the lower index.
+// codes each), then one row of ‖c‖². A 16×8 workgroup owns 64 rows of x, each thread 8 rows ×
+// 4 codes of accumulators (register blocking as in matmul.wgsl). The 16 threads of a row read
+// 16 consecutive vec4 of CT (coalesced) and the same x vec4 (a broadcast). Thread column tx
+// scans code chunks tx, tx+16, …, keeping the best and second-best distance per row; a final
+// pass merges the 16 partial results of each row in workgroup memory (12 KiB), breaking ties
+// by the lower index. Software adapters use vq_search_sw.wgsl instead.
 
 struct Params {
   M: u32,

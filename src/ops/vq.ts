@@ -1,42 +1,36 @@
 /**
  * Vector-quantisation ops for residual-VQ codecs: nearest-codebook search, codebook gather and
- * the fused residual update `r − codebook[idx]`. Vectors are the innermost axis (`[..., D]`).
+ * the fused residual update `r − codebook[idx]`. Vectors lie along the innermost axis
+ * (`[..., D]`, channels-last), so M vectors of length D are simply `numel / D` rows.
+ *
+ * Indices are i32. Wherever an op reads the codebook at an index, out-of-range indices are
+ * clamped to [0, K − 1] on the GPU and in the CPU reference alike, so a corrupt bitstream can
+ * never read outside the codebook buffer.
  * @module
  */
-import type { HostArray, TensorSpec } from "../graph/tensor.ts";
-import { numel } from "../graph/tensor.ts";
+import type { GpuPlan, KernelLaunch } from "./op.ts";
+import { launch1d } from "./layout.ts";
+import { cdiv, check, desc, expectInputs, fold1d, type OpDef, uniforms } from "./op.ts";
+import { allocHost, dtypeOf, numel, type TensorSpec } from "../graph/tensor.ts";
 import vqPrepWgsl from "../../shaders/vq_prep.wgsl" with { type: "text" };
 import vqSearchWgsl from "../../shaders/vq_search.wgsl" with { type: "text" };
+import vqSearchSwWgsl from "../../shaders/vq_search_sw.wgsl" with { type: "text" };
+import padLastWgsl from "../../shaders/pad_last.wgsl" with { type: "text" };
 import gatherWgsl from "../../shaders/gather.wgsl" with { type: "text" };
 import vqResidualWgsl from "../../shaders/vq_residual.wgsl" with { type: "text" };
-import {
-  type Binding,
-  cdiv,
-  check,
-  desc,
-  type DeviceCaps,
-  expectInputs,
-  fold1d,
-  type GpuPlan,
-  type OpDef,
-  uniforms,
-} from "./op.ts";
 
-/** Largest finite f32: the `gap` of {@link vqSearch} when the codebook has a single code. */
+/** Largest finite f32: the `gap` {@link vqSearch} reports when the codebook has one code. */
 export const F32_MAX: number = 3.4028234663852886e38;
 
-/** Attributes of {@link vqSearch} (none). */
-export type VqSearchAttrs = Record<string, never>;
+/** Attributes of {@link vqSearch}, {@link gather} and {@link vqResidual}: they take none. */
+export type NoAttrs = Record<string, never>;
 
-/** Attributes of {@link gather} and {@link vqResidual} (none). */
-export type GatherAttrs = Record<string, never>;
-
-function checkCodebook(type: string, name: string, cb: TensorSpec): void {
+function checkCodebook(type: string, name: string, cb: TensorSpec, f32: boolean): void {
   check(
-    cb.dtype === "f32" && cb.shape.length === 2,
+    cb.shape.length === 2 && (!f32 || cb.dtype === "f32"),
     type,
     name,
-    `codebook must be f32[K, D], got ${desc(cb)}`,
+    `codebook must be ${f32 ? "f32" : ""}[K, D], got ${desc(cb)}`,
   );
 }
 
@@ -44,24 +38,35 @@ function checkIndices(type: string, name: string, idx: TensorSpec): void {
   check(idx.dtype === "i32", type, name, `indices must be i32, got ${desc(idx)}`);
 }
 
-/** Codebook row for an index: out-of-range indices clamp to [0, K − 1] on CPU and GPU alike. */
-function clampIndex(i: number, k: number): number {
+/** The codebook row read for index `i`: clamped to [0, K − 1], exactly as the kernels do. */
+export function clampIndex(i: number, k: number): number {
   return i < 0 ? 0 : i >= k ? k - 1 : i;
 }
 
-const ROWS_PER_GROUP = 64; // vq_search.wgsl: 8 rows per thread × 8 thread rows
+// Rows per workgroup of the two search kernels, and the code block each scans at a time.
+const GPU_ROWS = 64; // vq_search.wgsl: 16×8 threads, 8 rows each
+const GPU_CODES = 4;
+const SW_ROWS = 128; // vq_search_sw.wgsl: 8 threads × 16 rows
+const SW_CODES = 32;
+const SW_MAX_STEPS = 16384; // a quarter of llvmpipe's loop limit, see below
 
 /**
  * Nearest-codebook search. Inputs: x `[..., D]` (M vectors), codebook `[K, D]`. Outputs:
- * indices i32 `[...]` = argmin_k ‖x − c_k‖² (lowest index on exact ties), and gap f32 `[...]`
- * = second-best minus best distance ({@link F32_MAX} when K = 1), which tells near-ties apart.
+ * indices i32 `[...]` = argmin_k ‖x − c_k‖² with the lowest index winning exact ties, and
+ * gap f32 `[...]` = second-best minus best distance ({@link F32_MAX} when K = 1), which tells
+ * near-ties apart.
  *
- * The GPU computes distances as ‖c_k‖² − 2·x·c_k in f32 (a GEMM with an argmin epilogue), so
- * where two codes are within f32 rounding of each other it may pick either; the CPU reference
- * computes the exact Σ(x − c)² in float64, so tests compare indices wherever the gap is
- * clearly above rounding.
+ * The GPU computes distances as ‖c_k‖² − 2·x·c_k in f32 (‖x‖² is the same for every code):
+ * a GEMM with an argmin epilogue, after a first launch that transposes the codebook and
+ * computes ‖c_k‖² into scratch. Where two codes lie within f32 rounding of each other it may
+ * therefore pick either. The CPU reference computes the exact Σ(x − c)² in float64, so tests
+ * compare indices wherever the reference gap is clearly above rounding.
+ *
+ * Software adapters (`caps.software`) get a kernel with much larger register blocks
+ * (`shaders/vq_search_sw.wgsl`, ~3–4× faster there), split over several launches when the
+ * codebook is large enough to reach llvmpipe's 65535-iteration loop limit.
  */
-export const vqSearch: OpDef<VqSearchAttrs> = {
+export const vqSearch: OpDef<NoAttrs> = {
   type: "vq_search",
   infer(inputs, _attrs, name) {
     const [x, cb] = expectInputs("vq_search", name, inputs, 2);
@@ -71,14 +76,13 @@ export const vqSearch: OpDef<VqSearchAttrs> = {
       name,
       `x must be f32 of rank ≥ 2 ([..., D]), got ${desc(x)}`,
     );
-    checkCodebook("vq_search", name, cb);
+    checkCodebook("vq_search", name, cb, true);
     check(
       x.shape[x.shape.length - 1] === cb.shape[1],
       "vq_search",
       name,
       `vector length differs: x ${desc(x)}, codebook ${desc(cb)}`,
     );
-    check(cb.shape[0] <= 2 ** 24, "vq_search", name, `at most 2^24 codes, got ${cb.shape[0]}`);
     const lead = x.shape.slice(0, -1);
     return [{ shape: lead, dtype: "i32" }, { shape: lead, dtype: "f32" }];
   },
@@ -107,40 +111,77 @@ export const vqSearch: OpDef<VqSearchAttrs> = {
     }
     return [idx, gap];
   },
-  gpu(inputs, _outputs, _attrs, caps) {
+  gpu(inputs, _outputs, _attrs, caps): GpuPlan {
     const [x, cb] = inputs;
     const [k, d] = cb.shape;
     const m = numel(x.shape) / d;
     const d4 = cdiv(d, 4) * 4;
-    const kq = cdiv(k, 4);
-    const k4 = kq * 4;
-    return {
-      scratch: [(d4 + 1) * k4 * 4],
-      launches: [
-        {
-          label: "vq_prep",
-          code: vqPrepWgsl,
-          bindings: [
-            { slot: 0, access: "read", ref: { input: 1 } },
-            { slot: 1, access: "write", ref: { scratch: 0 } },
-            { slot: 15, access: "uniform", ref: { uniform: uniforms([k, d, d4, k4]) } },
-          ],
-          workgroups: fold1d(cdiv(k4, 64), caps),
-        },
-        {
-          label: "vq_search",
-          code: vqSearchWgsl,
-          bindings: [
-            { slot: 0, access: "read", ref: { input: 0 } },
-            { slot: 1, access: "read", ref: { scratch: 0 } },
-            { slot: 2, access: "write", ref: { output: 0 } },
-            { slot: 3, access: "write", ref: { output: 1 } },
-            { slot: 15, access: "uniform", ref: { uniform: uniforms([m, d / 4, kq]) } },
-          ],
-          workgroups: fold1d(cdiv(m, ROWS_PER_GROUP), caps),
-        },
+    const block = caps.software ? SW_CODES : GPU_CODES;
+    const kp = cdiv(k, block) * block;
+    const scratch = [(d4 + 1) * kp * 4];
+    const launches: KernelLaunch[] = [{
+      label: "vq_prep",
+      code: vqPrepWgsl,
+      bindings: [
+        { slot: 0, access: "read", ref: { input: 1 } },
+        { slot: 1, access: "write", ref: { scratch: 0 } },
+        { slot: 15, access: "uniform", ref: { uniform: uniforms([k, d, d4, kp]) } },
       ],
-    };
+      workgroups: fold1d(cdiv(kp, 64), caps),
+    }];
+    // The search kernels read x as whole vec4: pad rows whose length is not a multiple of 4.
+    let xRef: { input: number } | { scratch: number } = { input: 0 };
+    if (d4 !== d) {
+      scratch.push(m * d4 * 4);
+      xRef = { scratch: 1 };
+      launches.push(launch1d("pad_last", padLastWgsl, m * d4, [
+        { slot: 0, access: "read", ref: { input: 0 } },
+        { slot: 1, access: "write", ref: xRef },
+        { slot: 15, access: "uniform", ref: { uniform: uniforms([m * d4, d, d4]) } },
+      ], caps));
+    }
+    const results = [
+      { slot: 0, access: "read", ref: xRef },
+      { slot: 1, access: "read", ref: { scratch: 0 } },
+      { slot: 2, access: "write", ref: { output: 0 } },
+      { slot: 3, access: "write", ref: { output: 1 } },
+    ] as const;
+    const dv = d4 / 4, kq = kp / 4;
+    if (!caps.software) {
+      launches.push({
+        label: "vq_search",
+        code: vqSearchWgsl,
+        bindings: [
+          ...results,
+          { slot: 15, access: "uniform", ref: { uniform: uniforms([m, dv, kq]) } },
+        ],
+        workgroups: fold1d(cdiv(m, GPU_ROWS), caps),
+      });
+      return { scratch, launches };
+    }
+    // llvmpipe ends any loop after 65535 iterations per invocation (nested loops counted
+    // together), so each launch scans at most SW_MAX_STEPS steps of four dimensions.
+    const blocks = kp / SW_CODES;
+    const perLaunch = Math.max(1, Math.floor(SW_MAX_STEPS / dv));
+    const parts = cdiv(blocks, perLaunch);
+    const state = scratch.length;
+    scratch.push(parts > 1 ? m * 8 : 16);
+    for (let i = 0; i < parts; i++) {
+      const j0 = i * perLaunch * (SW_CODES / 4);
+      const j1 = Math.min(blocks, (i + 1) * perLaunch) * (SW_CODES / 4);
+      const params = [m, dv, kq, j0, j1, i === 0 ? 1 : 0, i === parts - 1 ? 1 : 0];
+      launches.push({
+        label: "vq_search_sw",
+        code: vqSearchSwWgsl,
+        bindings: [
+          ...results,
+          { slot: 4, access: "write", ref: { scratch: state } },
+          { slot: 15, access: "uniform", ref: { uniform: uniforms(params) } },
+        ],
+        workgroups: fold1d(cdiv(m, SW_ROWS), caps),
+      });
+    }
+    return { scratch, launches };
   },
   flops(inputs) {
     const [k, d] = inputs[1].shape;
@@ -148,100 +189,99 @@ export const vqSearch: OpDef<VqSearchAttrs> = {
   },
 };
 
-function rowLookupLaunch(
-  label: string,
-  code: string,
-  count: number,
-  d: number,
-  k: number,
-  bindings: Binding[],
-  caps: DeviceCaps,
-): GpuPlan {
-  const workgroups = fold1d(cdiv(count, 256), caps);
-  return {
-    launches: [{
-      label,
-      code,
-      bindings: [
-        ...bindings,
-        { slot: 2, access: "write", ref: { output: 0 } },
-        {
-          slot: 15,
-          access: "uniform",
-          ref: { uniform: uniforms([count, d, k, workgroups[0] * 256]) },
-        },
-      ],
-      workgroups,
-    }],
-  };
-}
-
 /**
- * Codebook lookup. Inputs: codebook `[K, D]`, indices i32 `[...]`. Output `[..., D]`.
- * Out-of-range indices clamp to [0, K − 1].
+ * Codebook lookup: codebook `[K, D]` and indices i32 `[...]` → `[..., D]`, row
+ * `clamp(idx, 0, K − 1)` of the codebook for each index. Copies raw words, so the codebook may
+ * have any dtype and values come out bit-exact.
  */
-export const gather: OpDef<GatherAttrs> = {
+export const gather: OpDef<NoAttrs> = {
   type: "gather",
   infer(inputs, _attrs, name) {
     const [cb, idx] = expectInputs("gather", name, inputs, 2);
-    checkCodebook("gather", name, cb);
+    checkCodebook("gather", name, cb, false);
     checkIndices("gather", name, idx);
-    return [{ shape: [...idx.shape, cb.shape[1]], dtype: "f32" }];
+    return [{ shape: [...idx.shape, cb.shape[1]], dtype: cb.dtype }];
   },
   cpu(inputs, specs) {
-    const [cb, idx] = inputs as [Float32Array, Int32Array];
+    const [cb, idx] = inputs;
     const [k, d] = specs[0].shape;
-    const y = new Float32Array(idx.length * d);
-    for (let m = 0; m < idx.length; m++) {
-      const row = clampIndex(idx[m], k) * d;
-      y.set(cb.subarray(row, row + d), m * d);
+    const out = allocHost({ shape: [idx.length * d], dtype: dtypeOf(cb) });
+    for (let i = 0; i < idx.length; i++) {
+      const row = clampIndex(idx[i], k);
+      for (let e = 0; e < d; e++) out[i * d + e] = cb[row * d + e];
     }
-    return [y];
+    return [out];
   },
-  gpu(inputs, _outputs, _attrs, caps) {
+  gpu(inputs, outputs, _attrs, caps): GpuPlan {
     const [k, d] = inputs[0].shape;
-    return rowLookupLaunch("gather", gatherWgsl, numel(inputs[1].shape) * d, d, k, [
-      { slot: 0, access: "read", ref: { input: 0 } },
-      { slot: 1, access: "read", ref: { input: 1 } },
-    ], caps);
+    const total = numel(outputs[0].shape);
+    return {
+      launches: [launch1d("gather", gatherWgsl, total, [
+        { slot: 0, access: "read", ref: { input: 0 } },
+        { slot: 1, access: "read", ref: { input: 1 } },
+        { slot: 2, access: "write", ref: { output: 0 } },
+        { slot: 15, access: "uniform", ref: { uniform: uniforms([total, d, k]) } },
+      ], caps)],
+    };
   },
 };
 
 /**
- * The residual update of residual VQ, `r − codebook[idx]`. Inputs: r `[..., D]`, codebook
- * `[K, D]`, indices i32 `[...]` (one per vector of r). Output shaped like r.
+ * One residual-VQ stage's update, fused: inputs r `[..., D]`, codebook `[K, D]`, indices i32
+ * `[...]` → `r − codebook[clamp(idx, 0, K − 1)]`, shaped like r. Saves the gather's temporary
+ * and a dispatch per stage over `gather` followed by a subtraction.
  */
-export const vqResidual: OpDef<GatherAttrs> = {
+export const vqResidual: OpDef<NoAttrs> = {
   type: "vq_residual",
   infer(inputs, _attrs, name) {
     const [r, cb, idx] = expectInputs("vq_residual", name, inputs, 3);
-    checkCodebook("vq_residual", name, cb);
-    checkIndices("vq_residual", name, idx);
-    const d = cb.shape[1];
     check(
-      r.dtype === "f32" && r.shape[r.shape.length - 1] === d && numel(r.shape) === numel(idx.shape) * d,
+      r.dtype === "f32" && r.shape.length >= 2,
       "vq_residual",
       name,
-      `r ${desc(r)} must hold one ${d}-vector per index of ${desc(idx)}`,
+      `r must be f32 of rank ≥ 2 ([..., D]), got ${desc(r)}`,
     );
-    return [{ shape: [...r.shape], dtype: "f32" }];
+    checkCodebook("vq_residual", name, cb, true);
+    checkIndices("vq_residual", name, idx);
+    check(
+      r.shape[r.shape.length - 1] === cb.shape[1],
+      "vq_residual",
+      name,
+      `vector length differs: r ${desc(r)}, codebook ${desc(cb)}`,
+    );
+    const lead = r.shape.slice(0, -1);
+    check(
+      idx.shape.length === lead.length && idx.shape.every((v, i) => v === lead[i]),
+      "vq_residual",
+      name,
+      `indices must have shape [${lead.join("×")}] (r without its last axis), got ${desc(idx)}`,
+    );
+    return [{ shape: r.shape, dtype: "f32" }];
   },
   cpu(inputs, specs) {
     const [r, cb, idx] = inputs as [Float32Array, Float32Array, Int32Array];
     const [k, d] = specs[1].shape;
-    const y = new Float32Array(r.length);
-    for (let m = 0; m < idx.length; m++) {
-      const row = clampIndex(idx[m], k) * d;
-      for (let j = 0; j < d; j++) y[m * d + j] = r[m * d + j] - cb[row + j];
+    const out = new Float32Array(r.length);
+    for (let i = 0; i < idx.length; i++) {
+      const row = clampIndex(idx[i], k);
+      for (let e = 0; e < d; e++) out[i * d + e] = r[i * d + e] - cb[row * d + e];
     }
-    return [y];
+    return [out];
   },
-  gpu(inputs, _outputs, _attrs, caps) {
+  gpu(inputs, _outputs, _attrs, caps): GpuPlan {
     const [k, d] = inputs[1].shape;
-    return rowLookupLaunch("vq_residual", vqResidualWgsl, numel(inputs[0].shape), d, k, [
-      { slot: 0, access: "read", ref: { input: 0 } },
-      { slot: 1, access: "read", ref: { input: 1 } },
-      { slot: 3, access: "read", ref: { input: 2 } },
-    ], caps);
+    const total = numel(inputs[0].shape);
+    return {
+      launches: [launch1d("vq_residual", vqResidualWgsl, total, [
+        { slot: 0, access: "read", ref: { input: 0 } },
+        { slot: 1, access: "read", ref: { input: 1 } },
+        { slot: 2, access: "read", ref: { input: 2 } },
+        { slot: 3, access: "write", ref: { output: 0 } },
+        { slot: 15, access: "uniform", ref: { uniform: uniforms([total, d, k]) } },
+      ], caps)],
+    };
+  },
+  flops(inputs) {
+    return numel(inputs[0].shape);
   },
 };

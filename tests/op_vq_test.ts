@@ -1,0 +1,292 @@
+import { F32_MAX, gather, vqResidual, vqSearch } from "../src/ops/vq.ts";
+import { ShapeError } from "../src/errors.ts";
+import { cpuBackend } from "../src/graph/cpu_backend.ts";
+import type { GpuContext } from "../src/graph/device.ts";
+import { GraphBuilder } from "../src/graph/graph.ts";
+import type { TensorSpec } from "../src/graph/tensor.ts";
+import { webgpuBackend } from "../src/graph/webgpu_backend.ts";
+import { assert, assertEquals, assertThrows, rng } from "./assert.ts";
+import { checkCase, gpu, GPU_TEST, randomData, runOp } from "./harness.ts";
+
+const f32 = (...shape: number[]): TensorSpec => ({ shape, dtype: "f32" });
+const i32 = (...shape: number[]): TensorSpec => ({ shape, dtype: "i32" });
+
+/** Both search kernels: the one this adapter gets, and the other one (forced via caps). */
+async function contexts(): Promise<[string, GpuContext][]> {
+  const ctx = (await gpu())!;
+  const other = { ...ctx, caps: { ...ctx.caps, software: !ctx.caps.software } };
+  const name = (c: GpuContext) => (c.caps.software ? "software kernel" : "GPU kernel");
+  return [[name(ctx), ctx], [name(other), other]];
+}
+
+/**
+ * Runs vq_search on WebGPU and checks it against the float64 reference: indices must agree
+ * wherever the reference gap exceeds what f32 rounding of ‖c‖² − 2x·c can reach, and gaps
+ * must agree to that rounding. Returns how many near-ties were exempted.
+ */
+async function checkSearch(
+  ctx: GpuContext,
+  x: Float32Array,
+  cb: Float32Array,
+  xShape: number[],
+  k: number,
+  what: string,
+): Promise<number> {
+  const d = xShape[xShape.length - 1];
+  const specs = [f32(...xShape), f32(k, d)];
+  const [wantIdx, wantGap] = vqSearch.cpu([x, cb], specs, {});
+  const [gotIdx, gotGap] = await runOp(ctx, vqSearch, {}, [
+    { spec: specs[0], data: x },
+    { spec: specs[1], data: cb },
+  ]);
+  let cmax = 0;
+  for (let c = 0; c < k; c++) {
+    let s = 0;
+    for (let e = 0; e < d; e++) s += cb[c * d + e] ** 2;
+    cmax = Math.max(cmax, s);
+  }
+  let nearTies = 0;
+  for (let i = 0; i < wantIdx.length; i++) {
+    let xx = 0;
+    for (let e = 0; e < d; e++) xx += x[i * d + e] ** 2;
+    // The f32 distances err by roughly √D·2⁻²⁴·(‖x‖² + ‖c‖²) (rounding errors of a length-D
+    // sum add up like a random walk): ~1e-4 measured at D = 256, 14× below this threshold.
+    const tau = 8 * Math.sqrt(d) * 2 ** -24 * (xx + cmax);
+    if (wantGap[i] <= tau) {
+      nearTies++;
+      continue;
+    }
+    if (gotIdx[i] !== wantIdx[i]) {
+      throw new Error(
+        `${what}: row ${i} got index ${gotIdx[i]}, want ${wantIdx[i]} (gap ${wantGap[i]})`,
+      );
+    }
+    const err = Math.abs(gotGap[i] - wantGap[i]);
+    if (!(err <= 2 * tau + 1e-6 * wantGap[i])) {
+      throw new Error(`${what}: row ${i} gap ${gotGap[i]}, want ${wantGap[i]} (tol ${tau})`);
+    }
+  }
+  return nearTies;
+}
+
+const searchShapes: [number[], number][] = [
+  // [x shape ([..., D]), K]
+  [[1, 4], 1],
+  [[3, 4], 17],
+  [[17, 12], 3],
+  [[65, 16], 65],
+  [[1, 5, 7, 8], 33],
+  [[130, 33], 100], // D not a multiple of 4: x is padded in scratch
+  [[5, 7], 1], // one code: gap is f32 max
+  [[200, 64], 1024],
+  // D = 509 is padded, and the software kernel splits 4200 codes over two launches (llvmpipe's
+  // loop limit), carrying the running best between them.
+  [[9, 509], 4200],
+];
+
+Deno.test({
+  name: "vq_search: both kernels match the float64 reference over awkward shapes",
+  ...GPU_TEST,
+  async fn() {
+    let seed = 1;
+    for (const [label, ctx] of await contexts()) {
+      let nearTies = 0;
+      for (const [xs, k] of searchShapes) {
+        const rand = rng(seed++);
+        const d = xs[xs.length - 1];
+        const x = randomData(f32(...xs), rand) as Float32Array;
+        const cb = randomData(f32(k, d), rand) as Float32Array;
+        nearTies += await checkSearch(ctx, x, cb, xs, k, `${label} x${xs} K=${k}`);
+      }
+      console.log(`${label}: ${nearTies} near-ties exempted`);
+    }
+  },
+});
+
+Deno.test({
+  name: "vq_search: gap is f32 max with a single code",
+  ...GPU_TEST,
+  async fn() {
+    for (const [, ctx] of await contexts()) {
+      const x = new Float32Array([1, 2, 3, -4, 0.5, 0.25]);
+      const cb = new Float32Array([0, 1, 0]);
+      const [idx, gap] = await runOp(ctx, vqSearch, {}, [
+        { spec: f32(2, 3), data: x },
+        { spec: f32(1, 3), data: cb },
+      ]);
+      assertEquals(Array.from(idx), [0, 0]);
+      assertEquals(Array.from(gap), [F32_MAX, F32_MAX]);
+    }
+  },
+});
+
+Deno.test({
+  name: "vq_search: exact ties go to the lowest index, across thread and block boundaries",
+  ...GPU_TEST,
+  async fn() {
+    // Small integers make ‖c‖² − 2x·c exact in f32, so duplicated codes tie exactly on the GPU.
+    const k0 = 37, d = 8, m = 150;
+    const rand = rng(5);
+    const base = randomData(i32(k0, d), rand, -3, 4);
+    // Codes k and k + 37 and k + 74 are identical: twins straddle every thread's code chunk
+    // (GPU kernel) and every 32-code block (software kernel).
+    const cb = new Float32Array(3 * k0 * d);
+    for (let i = 0; i < cb.length; i++) cb[i] = base[i % (k0 * d)];
+    const x = new Float32Array(m * d);
+    for (let i = 0; i < m; i++) {
+      // Half the rows sit exactly on a code; the rest are random integer points.
+      const c = i % k0;
+      for (let e = 0; e < d; e++) {
+        x[i * d + e] = i % 2 ? base[c * d + e] : Math.floor(rand() * 7) - 3;
+      }
+    }
+    const specs = [f32(m, d), f32(3 * k0, d)];
+    const [want, wantGap] = vqSearch.cpu([x, cb], specs, {});
+    for (let i = 0; i < m; i++) {
+      assert(want[i] < k0, "reference must pick the first of identical codes");
+      assertEquals(wantGap[i], 0, "identical codes tie");
+    }
+    for (const [label, ctx] of await contexts()) {
+      const [idx, gap] = await runOp(ctx, vqSearch, {}, [
+        { spec: specs[0], data: x },
+        { spec: specs[1], data: cb },
+      ]);
+      assertEquals(Array.from(idx), Array.from(want), label);
+      assertEquals(Array.from(gap), Array.from(wantGap), label);
+    }
+  },
+});
+
+Deno.test({
+  name: "vq_search: 1024 vectors × 1024 codes × 256 dims on random data has no near-ties",
+  ...GPU_TEST,
+  async fn() {
+    const ctx = (await gpu())!;
+    const rand = rng(42);
+    const x = randomData(f32(1024, 256), rand) as Float32Array;
+    const cb = randomData(f32(1024, 256), rand) as Float32Array;
+    const nearTies = await checkSearch(ctx, x, cb, [1024, 256], 1024, "ProGIC-sized");
+    console.log(`ProGIC-sized search: ${nearTies} near-ties`);
+    assertEquals(nearTies, 0);
+  },
+});
+
+Deno.test({
+  name: "gather: exact, with out-of-range indices clamped",
+  ...GPU_TEST,
+  async fn() {
+    const ctx = (await gpu())!;
+    let seed = 20;
+    for (
+      const [idxShape, k, d] of [[[1], 1, 1], [[3, 5], 4, 3], [[2, 17, 3], 17, 65], [[65], 9, 17]]
+    ) {
+      const rand = rng(seed++);
+      const ids = randomData(i32(...idxShape as number[]), rand, -3, (k as number) + 3);
+      await checkCase(ctx, {
+        name: `gather idx${idxShape} K=${k} D=${d}`,
+        op: gather,
+        attrs: {},
+        inputs: [f32(k as number, d as number), i32(...idxShape as number[])],
+        data: [undefined, ids],
+        tol: "exact",
+      }, seed++);
+    }
+    // Any dtype is copied bit-exactly.
+    await checkCase(ctx, {
+      name: "gather i32 codebook",
+      op: gather,
+      attrs: {},
+      inputs: [i32(6, 5), i32(4, 3)],
+      range: [[-1000, 1000], [-2, 8]],
+      tol: "exact",
+    }, 30);
+  },
+});
+
+Deno.test("gather: CPU reference clamps indices", () => {
+  const cb = new Float32Array([10, 11, 20, 21, 30, 31]);
+  const [out] = gather.cpu([cb, new Int32Array([-5, 0, 2, 3, 99])], [f32(3, 2), i32(5)], {});
+  assertEquals(Array.from(out), [10, 11, 10, 11, 30, 31, 30, 31, 30, 31]);
+});
+
+Deno.test({
+  name: "vq_residual: exact against the reference",
+  ...GPU_TEST,
+  async fn() {
+    const ctx = (await gpu())!;
+    let seed = 40;
+    for (const [lead, k, d] of [[[1], 1, 1], [[3, 5], 4, 3], [[1, 3, 17], 17, 65]] as const) {
+      const rand = rng(seed++);
+      await checkCase(ctx, {
+        name: `vq_residual ${lead} K=${k} D=${d}`,
+        op: vqResidual,
+        attrs: {},
+        inputs: [f32(...lead, d), f32(k, d), i32(...lead)],
+        data: [undefined, undefined, randomData(i32(...lead), rand, -2, k + 2)],
+        tol: "exact",
+      }, seed++);
+    }
+  },
+});
+
+Deno.test({
+  name: "vq: a 4-stage residual VQ graph matches the CPU backend",
+  ...GPU_TEST,
+  async fn() {
+    const ctx = (await gpu())!;
+    const stages = 4, k = 64, d = 32;
+    const rand = rng(77);
+    const books = Array.from(
+      { length: stages },
+      (_, s) => randomData(f32(k, d), rand, -1 / (s + 1), 1 / (s + 1)) as Float32Array,
+    );
+    const g = new GraphBuilder();
+    const y = g.input("y", [1, 9, 7, d]);
+    let r = y;
+    const cbs = books.map((b, s) => g.constant(`cb${s}`, b, [k, d]));
+    cbs.forEach((cb, s) => {
+      const [idx] = g.op(vqSearch, [r, cb], {}, `search${s}`);
+      g.output(`idx${s}`, idx);
+      r = g.op1(vqResidual, [r, cb, idx], {}, `residual${s}`);
+      if (s === 0) g.output("q0", g.op1(gather, [cb, idx], {}, "gather0"));
+    });
+    g.output("r", r);
+    const graph = g.build();
+    const feed = { y: randomData(f32(1, 9, 7, d), rand) };
+    const gpuExe = await webgpuBackend(ctx).compile(graph);
+    const cpuExe = await cpuBackend().compile(graph);
+    try {
+      const got = await gpuExe.run(feed);
+      const want = await cpuExe.run(feed);
+      for (let s = 0; s < stages; s++) {
+        assertEquals(Array.from(got[`idx${s}`]), Array.from(want[`idx${s}`]), `stage ${s}`);
+      }
+      assertEquals(Array.from(got.q0), Array.from(want.q0));
+      assertEquals(Array.from(got.r), Array.from(want.r));
+    } finally {
+      gpuExe.dispose();
+      cpuExe.dispose();
+    }
+  },
+});
+
+Deno.test("vq: bad shapes fail at build time naming the op", () => {
+  const g = new GraphBuilder();
+  const x = g.input("x", [4, 8]);
+  const cb = g.input("cb", [16, 7]);
+  assertThrows(() => g.op(vqSearch, [x, cb], {}, "vq"), ShapeError, 'vq_search "vq"');
+  const flat = g.input("flat", [8]);
+  const cb8 = g.input("cb8", [16, 8]);
+  assertThrows(() => g.op(vqSearch, [flat, cb8], {}, "vq1"), ShapeError, "rank ≥ 2");
+  const icb = g.input("icb", [16, 8], "i32");
+  assertThrows(() => g.op(vqSearch, [x, icb], {}, "vq2"), ShapeError, "codebook must be f32");
+  const fidx = g.input("fidx", [4]);
+  assertThrows(() => g.op(gather, [cb8, fidx], {}, "g"), ShapeError, 'gather "g": indices');
+  const idx3 = g.input("idx3", [3], "i32");
+  assertThrows(
+    () => g.op(vqResidual, [x, cb8, idx3], {}, "res"),
+    ShapeError,
+    'vq_residual "res": indices must have shape [4]',
+  );
+  assertThrows(() => g.op(gather, [cb8], {}, "g2"), ShapeError, "expects 2 inputs");
+});
