@@ -28,13 +28,17 @@ function deepEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   const ka = Object.keys(a), kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
-  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.every((k) =>
+    deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+  );
 }
 
 export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
   if (!deepEqual(actual, expected)) {
     throw new AssertionError(
-      `${msg ? msg + ": " : ""}expected ${fmt(expected).slice(0, 400)}, got ${fmt(actual).slice(0, 400)}`,
+      `${msg ? msg + ": " : ""}expected ${fmt(expected).slice(0, 400)}, got ${
+        fmt(actual).slice(0, 400)
+      }`,
     );
   }
 }
@@ -96,7 +100,9 @@ export function assertClose(
   }
   if (worst >= 0) {
     throw new AssertionError(
-      `${msg} mismatch at [${worst}]: got ${actual[worst]}, expected ${expected[worst]} (|err| ${worstErr})`,
+      `${msg} mismatch at [${worst}]: got ${actual[worst]}, expected ${
+        expected[worst]
+      } (|err| ${worstErr})`,
     );
   }
 }

@@ -7,7 +7,7 @@ import { conv2d } from "../src/ops/conv2d.ts";
 import { binary, gate } from "../src/ops/elementwise.ts";
 import { matmul } from "../src/ops/matmul.ts";
 import { assert, assertEquals, assertRejects, assertThrows, rng } from "./assert.ts";
-import { compare, GPU_TEST, gpu, randomData } from "./harness.ts";
+import { compare, gpu, GPU_TEST, randomData } from "./harness.ts";
 
 const f32 = (...shape: number[]) => ({ shape, dtype: "f32" as const });
 
@@ -16,7 +16,12 @@ function residualChain(seed: number, blocks = 6) {
   const rand = rng(seed);
   const g = new GraphBuilder();
   const x = g.input("x", [1, 6, 5, 8]);
-  const skip = g.op1(conv2d, [x, g.constant("w0", randomData(f32(1, 1, 8, 8), rand) as Float32Array, [1, 1, 8, 8])], {}, "stem");
+  const skip = g.op1(
+    conv2d,
+    [x, g.constant("w0", randomData(f32(1, 1, 8, 8), rand) as Float32Array, [1, 1, 8, 8])],
+    {},
+    "stem",
+  );
   let h: Value = skip;
   for (let i = 0; i < blocks; i++) {
     const w1 = g.constant(`w1.${i}`, randomData(f32(3, 3, 1, 8), rand, -0.4, 0.4), [3, 3, 1, 8]);
@@ -36,7 +41,9 @@ Deno.test("plan: liveness lets a long chain reuse a few buffers", () => {
   const graph = residualChain(1, 10);
   const plan = planMemory(graph);
   let total = 0;
-  for (const v of graph.values) if (v.kind === "node") total += v.spec.shape.reduce((a, b) => a * b) * 4;
+  for (const v of graph.values) {
+    if (v.kind === "node") total += v.spec.shape.reduce((a, b) => a * b) * 4;
+  }
   assert(plan.slotBytes.length <= 6, `expected ≤ 6 shared buffers, got ${plan.slotBytes.length}`);
   assert(plan.intermediateBytes < total / 4, `${plan.intermediateBytes} vs ${total}`);
 });
@@ -72,10 +79,16 @@ Deno.test({
       const g = new GraphBuilder();
       const x = g.input("x", [3, 4]);
       const y = g.op1(matmul, [x, g.constant("w", w, [4, 4])], {}, "mm");
-      g.output("y", g.op1(binary, [y, g.constant("s", new Float32Array([scale]), [1])], { op: "mul" }));
+      g.output(
+        "y",
+        g.op1(binary, [y, g.constant("s", new Float32Array([scale]), [1])], { op: "mul" }),
+      );
       return g.build();
     };
-    const [e1, e2] = await Promise.all([webgpuBackend(ctx).compile(build(1)), webgpuBackend(ctx).compile(build(2))]);
+    const [e1, e2] = await Promise.all([
+      webgpuBackend(ctx).compile(build(1)),
+      webgpuBackend(ctx).compile(build(2)),
+    ]);
     const x = randomData(f32(3, 4), rng(6));
     const [r1, r2, r1b] = await Promise.all([e1.run({ x }), e2.run({ x }), e1.run({ x })]);
     compare(r2.y, (r1.y as Float32Array).map((v) => v * 2), { atol: 1e-6, rtol: 1e-6 }, "2×");
@@ -99,14 +112,22 @@ Deno.test({
     await assertRejects(() => exe.run({}), GraphError, 'missing input "x"');
     await assertRejects(() => exe.run({ x: new Float32Array(3) }), GraphError, "f32[2×4]");
     await assertRejects(() => exe.run({ x: new Int32Array(8) }), GraphError, "got i32");
-    await assertRejects(() => exe.run({ x: new Float32Array(8), z: new Float32Array(1) }), GraphError, "unknown input");
+    await assertRejects(
+      () => exe.run({ x: new Float32Array(8), z: new Float32Array(1) }),
+      GraphError,
+      "unknown input",
+    );
     exe.dispose();
 
     const big = new GraphBuilder();
     const h = big.input("h", [1, 4096, 4096, 4]); // 256 MiB, above a 128 MiB binding limit
     big.output("y", big.op1(binary, [h, h], { op: "add" }));
     if (ctx.device.limits.maxStorageBufferBindingSize < 256 * 2 ** 20) {
-      await assertRejects(() => webgpuBackend(ctx).compile(big.build()), DeviceLimitError, "maxStorageBufferBindingSize");
+      await assertRejects(
+        () => webgpuBackend(ctx).compile(big.build()),
+        DeviceLimitError,
+        "maxStorageBufferBindingSize",
+      );
     }
   },
 });

@@ -2,7 +2,7 @@ import { conv2d, type Conv2dAttrs, weightsFromTorch } from "../src/ops/conv2d.ts
 import { ShapeError } from "../src/errors.ts";
 import { GraphBuilder } from "../src/graph/graph.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
-import { checkCase, GPU_TEST, gpu } from "./harness.ts";
+import { checkCase, gpu, GPU_TEST } from "./harness.ts";
 
 const f32 = (...shape: number[]) => ({ shape, dtype: "f32" as const });
 
@@ -66,7 +66,11 @@ Deno.test({
     await checkCase(ctx, {
       name: "general + relu + affine + mul",
       op: conv2d,
-      attrs: { padding: 1, stride: 2, epilogue: { bias: true, act: "relu", affine: true, mul: true } },
+      attrs: {
+        padding: 1,
+        stride: 2,
+        epilogue: { bias: true, act: "relu", affine: true, mul: true },
+      },
       inputs: [f32(1, 7, 7, 4), f32(3, 3, 4, 8), f32(8), f32(8), f32(8), f32(1, 4, 4, 8)],
       tol: { atol: 1e-5, rtol: 1e-4 },
     }, 51);
@@ -91,7 +95,11 @@ Deno.test("conv2d: bad shapes fail at build time naming the op", () => {
   const g = new GraphBuilder();
   const x = g.input("x", [1, 8, 8, 6]);
   const w = g.input("w", [3, 3, 4, 8]);
-  assertThrows(() => g.op(conv2d, [x, w], { padding: 1 }, "enc.down"), ShapeError, 'conv2d "enc.down"');
+  assertThrows(
+    () => g.op(conv2d, [x, w], { padding: 1 }, "enc.down"),
+    ShapeError,
+    'conv2d "enc.down"',
+  );
   const w2 = g.input("w2", [3, 3, 3, 8]);
   assertThrows(() => g.op(conv2d, [x, w2], { groups: 4 }, "c"), ShapeError, "groups 4");
   const w3 = g.input("w3", [9, 9, 6, 8]);

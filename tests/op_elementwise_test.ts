@@ -3,7 +3,7 @@ import { ShapeError } from "../src/errors.ts";
 import { GraphBuilder } from "../src/graph/graph.ts";
 import type { Activation } from "../src/ops/epilogue.ts";
 import { assertClose, assertThrows } from "./assert.ts";
-import { checkCase, GPU_TEST, gpu } from "./harness.ts";
+import { checkCase, gpu, GPU_TEST } from "./harness.ts";
 
 const f32 = (...shape: number[]) => ({ shape, dtype: "f32" as const });
 const tol = { atol: 1e-6, rtol: 1e-5 };

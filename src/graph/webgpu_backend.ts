@@ -128,7 +128,11 @@ async function compileGpu(ctx: GpuContext, graph: Graph): Promise<Executable> {
         if ("uniform" in ref) {
           return {
             binding: b.slot,
-            resource: { buffer: uniformBuf, offset: uniformAt.get(ref.uniform)!, size: ref.uniform.byteLength },
+            resource: {
+              buffer: uniformBuf,
+              offset: uniformAt.get(ref.uniform)!,
+              size: ref.uniform.byteLength,
+            },
           };
         }
         if ("dummy" in ref) return { binding: b.slot, resource: { buffer: ctx.dummy } };
@@ -199,7 +203,13 @@ async function compileGpu(ctx: GpuContext, graph: Graph): Promise<Executable> {
     validateInputs(graph, inputs);
     for (const [name, id] of graph.inputs) {
       const a = inputs[name];
-      device.queue.writeBuffer(inputBufs.get(id)!, 0, a.buffer as ArrayBuffer, a.byteOffset, a.byteLength);
+      device.queue.writeBuffer(
+        inputBufs.get(id)!,
+        0,
+        a.buffer as ArrayBuffer,
+        a.byteOffset,
+        a.byteLength,
+      );
     }
     const enc = device.createCommandEncoder();
     if (dispatches.length) {
@@ -246,7 +256,11 @@ function layoutFor(ctx: GpuContext, bindings: readonly Binding[]): GPUBindGroupL
         binding: b.slot,
         visibility: GPUShaderStage.COMPUTE,
         buffer: {
-          type: b.access === "read" ? "read-only-storage" : b.access === "write" ? "storage" : "uniform",
+          type: b.access === "read"
+            ? "read-only-storage"
+            : b.access === "write"
+            ? "storage"
+            : "uniform",
         },
       })),
     });
@@ -270,7 +284,9 @@ function pipelineFor(
       compute: { module, entryPoint: "main", constants: l.constants ?? {} },
     }).catch((e) => {
       ctx.pipelines.delete(key);
-      throw new GraphError(`kernel "${l.label}" failed to compile: ${e?.message ?? e}`, { cause: e });
+      throw new GraphError(`kernel "${l.label}" failed to compile: ${e?.message ?? e}`, {
+        cause: e,
+      });
     });
     ctx.pipelines.set(key, p);
   }

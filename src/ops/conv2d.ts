@@ -93,7 +93,12 @@ export const conv2d: OpDef<Conv2dAttrs> = {
     check(inputs.length >= 2, "conv2d", name, "expects inputs X and W");
     const [x, wt] = inputs;
     check(x.shape.length === 4, "conv2d", name, `X must be NHWC, got ${desc(x)}`);
-    check(wt.shape.length === 4, "conv2d", name, `W must be [KH,KW,Cin/groups,Cout], got ${desc(wt)}`);
+    check(
+      wt.shape.length === 4,
+      "conv2d",
+      name,
+      `W must be [KH,KW,Cin/groups,Cout], got ${desc(wt)}`,
+    );
     check(x.dtype === "f32" && wt.dtype === "f32", "conv2d", name, "X and W must be f32");
     const g = geometry(x, wt, attrs);
     check(

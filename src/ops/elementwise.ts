@@ -9,7 +9,7 @@ import { numel } from "../graph/tensor.ts";
 import activationWgsl from "../../shaders/activation.wgsl" with { type: "text" };
 import binaryWgsl from "../../shaders/binary.wgsl" with { type: "text" };
 import gateWgsl from "../../shaders/gate.wgsl" with { type: "text" };
-import { type Activation, activate, activationConstants, withActivation } from "./epilogue.ts";
+import { activate, type Activation, activationConstants, withActivation } from "./epilogue.ts";
 import {
   type Binding,
   check,
@@ -179,7 +179,9 @@ export const gate: OpDef<GateAttrs> = {
     const y = new Float32Array(x.length / 2);
     const act = attrs.act ?? "relu";
     for (let r = 0; r < y.length / c; r++) {
-      for (let i = 0; i < c; i++) y[r * c + i] = activate(act, x[2 * r * c + i]) * x[2 * r * c + c + i];
+      for (let i = 0; i < c; i++) {
+        y[r * c + i] = activate(act, x[2 * r * c + i]) * x[2 * r * c + c + i];
+      }
     }
     return [y];
   },

@@ -196,6 +196,9 @@ export function withActivation(kernel: string): string {
 }
 
 /** Override constants selecting an activation in `activate.wgsl`. */
-export function activationConstants(act: Activation = "none", alpha = 0.01): Record<string, number> {
+export function activationConstants(
+  act: Activation = "none",
+  alpha = 0.01,
+): Record<string, number> {
   return { ACT: ACT_CODE[act], ACT_ALPHA: alpha };
 }
