@@ -61,14 +61,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let qo = (b * p.Tq + min(i, p.Tq - 1u)) * p.row + h * DE;
   let kv = b * p.Tk * p.row + h * DE;
 
-  var q: array<Elem, MAX_DE>;
-  var o: array<Elem, MAX_DE>;
+  var q = array<Elem, MAX_DE>();
+  var o = array<Elem, MAX_DE>();
   for (var d = 0u; d < DE; d++) {
     q[d] = Q[qo + d] * p.scale;
   }
   var m = NEG_MAX;
   var l = 0.0;
-  var s: array<f32, MAX_BK>;
+  var s = array<f32, MAX_BK>();
   for (var k0 = 0u; k0 < p.Tk; k0 += BK) {
     let n = min(BK, p.Tk - k0);
     workgroupBarrier(); // the previous tile is no longer read

@@ -35,11 +35,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let bh = p.bh0 + lbh;
   let b = bh / p.H;
   let head = (bh % p.H) * p.DE + col;
-  var po: array<u32, RQ>;
+  var po = array<u32, RQ>();
   for (var r = 0u; r < RQ; r++) {
     po[r] = (lbh * p.Tq + min(qb * RQ + r, p.Tq - 1u)) * p.Tk;
   }
-  var acc: array<Elem, RQ>;
+  var acc = array<Elem, RQ>();
   var vo = b * p.Tk * p.row + head;
   for (var j = 0u; j < p.Tk; j++) {
     let v = V[vo];

@@ -41,7 +41,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let b = bh / p.H;
   let head = (bh % p.H) * p.DE;
   // Rows past the end repeat the last row; their results are not stored.
-  var qo: array<u32, RQ>;
+  var qo = array<u32, RQ>();
   for (var r = 0u; r < RQ; r++) {
     qo[r] = (b * p.Tq + min(qb * RQ + r, p.Tq - 1u)) * p.row + head;
   }
@@ -50,7 +50,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let k1 = (b * p.Tk + min(j0 + 1u, p.Tk - 1u)) * p.row + head;
   let k2 = (b * p.Tk + min(j0 + 2u, p.Tk - 1u)) * p.row + head;
   let k3 = (b * p.Tk + min(j0 + 3u, p.Tk - 1u)) * p.row + head;
-  var acc: array<vec4<f32>, RQ>;
+  var acc = array<vec4<f32>, RQ>();
   for (var d = 0u; d < p.DE; d++) {
     let a = K[k0 + d];
     let b1 = K[k1 + d];

@@ -23,7 +23,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   let a = A[i];
   let b = B[i % p.countB];
-  var y: f32;
+  var y = f32();
   switch OP {
     case 1u: { y = a - b; }
     case 2u: { y = a * b; }

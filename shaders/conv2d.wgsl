@@ -34,7 +34,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ho = nh % p.Ho;
   let g = co0 / p.coutG;
   let ciBase = g * p.cinG;
-  var acc: array<vec4<f32>, TP>;
+  var acc = array<vec4<f32>, TP>();
   for (var kh = 0u; kh < KH; kh++) {
     let ih = i32(ho * SH + kh) - i32(p.padT);
     if (ih < 0 || ih >= i32(p.H)) {
@@ -42,8 +42,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let rowBase = (n * p.H + u32(ih)) * p.W;
     for (var kw = 0u; kw < KW; kw++) {
-      var xoff: array<u32, TP>;
-      var xok: array<bool, TP>;
+      var xoff = array<u32, TP>();
+      var xok = array<bool, TP>();
       for (var t = 0u; t < TP; t++) {
         let iw = i32((wo0 + t) * SW + kw) - i32(p.padL);
         xok[t] = iw >= 0 && iw < i32(p.W) && wo0 + t < p.Wo;
@@ -51,7 +51,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
       }
       var wi = ((kh * KW + kw) * p.cinG) * p.Cout + co0;
       for (var ci = 0u; ci < p.cinG; ci++) {
-        var w: vec4<f32>;
+        var w = vec4<f32>();
         if (COB == 4u) {
           w = vec4<f32>(Wt[wi], Wt[wi + 1u], Wt[wi + 2u], Wt[wi + 3u]);
         } else {

@@ -35,14 +35,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ho = nh % p.Ho;
   let span = (TP - 1u) * SW + KW;
   let iw0 = i32(wo0 * SW) - i32(p.padL);
-  var acc: array<vec4<f32>, TP>;
+  var acc = array<vec4<f32>, TP>();
   for (var kh = 0u; kh < KH; kh++) {
     let ih = i32(ho * SH + kh) - i32(p.padT);
     if (ih < 0 || ih >= i32(p.H)) {
       continue;
     }
     let rowBase = (n * p.H + u32(ih)) * p.W;
-    var xs: array<vec4<f32>, SPAN>;
+    var xs = array<vec4<f32>, SPAN>();
     for (var s = 0u; s < span; s++) {
       let iw = iw0 + i32(s);
       if (iw >= 0 && iw < i32(p.W)) {

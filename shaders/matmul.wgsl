@@ -28,11 +28,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (col >= n4 || row0 >= p.M) {
     return;
   }
-  var rows: array<u32, TM>;
+  var rows = array<u32, TM>();
   for (var r = 0u; r < TM; r++) {
     rows[r] = gid.z * p.strideA + min(row0 + r, p.M - 1u) * k4;
   }
-  var acc: array<vec4<f32>, TM>;
+  var acc = array<vec4<f32>, TM>();
   var bi = gid.z * p.strideB + col;
   for (var k = 0u; k < k4; k++) {
     let b0 = B[bi];

@@ -24,11 +24,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (n >= p.N || row0 >= p.M) {
     return;
   }
-  var rows: array<u32, TM>;
+  var rows = array<u32, TM>();
   for (var r = 0u; r < TM; r++) {
     rows[r] = gid.z * p.strideA + min(row0 + r, p.M - 1u) * p.K;
   }
-  var acc: array<f32, TM>;
+  var acc = array<f32, TM>();
   var bi = gid.z * p.strideB + n;
   for (var k = 0u; k < p.K; k++) {
     let b = B[bi];

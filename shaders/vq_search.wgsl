@@ -37,13 +37,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let group = wid.y * nwg.x + wid.x;
   let row0 = (group * TY + lid.y) * TM;
-  var rows: array<u32, TM>;
+  var rows = array<u32, TM>();
   for (var r = 0u; r < TM; r++) {
     rows[r] = min(row0 + r, p.M - 1u) * p.DV;
   }
-  var best: array<f32, TM>;
-  var second: array<f32, TM>;
-  var bidx: array<u32, TM>;
+  var best = array<f32, TM>();
+  var second = array<f32, TM>();
+  var bidx = array<u32, TM>();
   for (var r = 0u; r < TM; r++) {
     best[r] = F32_MAX;
     second[r] = F32_MAX;

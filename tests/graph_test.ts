@@ -154,3 +154,22 @@ Deno.test("cpu backend: runs without any adapter and validates inputs", async ()
   assertEquals(Array.from(y), [1, 2, 3, 4]);
   await assertRejects(() => exe.run({ x: new Float32Array(3) }), GraphError);
 });
+
+Deno.test({
+  name: "graph: an op whose scratch exceeds the binding limit is refused with DeviceLimitError",
+  ...GPU_TEST,
+  async fn() {
+    const ctx = (await gpu())!;
+    const max = ctx.device.limits.maxStorageBufferBindingSize;
+    // A pass-through op that asks for more scratch than one binding may hold.
+    const greedy: typeof binary = {
+      ...binary,
+      type: "greedy",
+      gpu: (i, o, a, c) => ({ ...binary.gpu(i, o, a, c), scratch: [max + 4] }),
+    };
+    const g = new GraphBuilder();
+    const x = g.input("x", [4]);
+    g.output("y", g.op1(greedy, [x, x], { op: "add" }, "hungry"));
+    await assertRejects(() => webgpuBackend(ctx).compile(g.build()), DeviceLimitError, 'scratch of greedy "hungry"');
+  },
+});

@@ -24,3 +24,16 @@ Deno.test("src/ and shaders/ use only web-standard APIs", async () => {
   }
   assertEquals(offenders, []);
 });
+
+Deno.test("shaders: every function-scope var has an explicit initializer", async () => {
+  // Deno 2.9's wgpu does not re-zero a `var x: T;` declared inside a loop body on each
+  // iteration (gfx-rs/wgpu#9489); an explicit initializer avoids relying on zero-init at all.
+  const root = new URL("..", import.meta.url).pathname;
+  const offenders: string[] = [];
+  for await (const f of files(`${root}shaders`)) {
+    (await Deno.readTextFile(f)).split("\n").forEach((line, i) => {
+      if (/^\s+var\s+\w+\s*:[^=]*;/.test(line)) offenders.push(`${f.slice(root.length)}:${i + 1}`);
+    });
+  }
+  assertEquals(offenders, []);
+});

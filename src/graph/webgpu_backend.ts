@@ -46,6 +46,9 @@ async function compileGpu(ctx: GpuContext, graph: Graph): Promise<Executable> {
 
   for (const v of graph.values) checkBufferSize(ctx, byteSize(v.spec), `tensor "${v.name}"`);
   graph.nodes.forEach((n, i) => {
+    for (const bytes of plans[i].scratch ?? []) {
+      checkBufferSize(ctx, bytes, `scratch of ${n.op.type} "${n.name}"`);
+    }
     for (const l of plans[i].launches) {
       if (l.workgroups.some((w) => w > ctx.caps.maxWorkgroupsPerDim)) {
         throw new DeviceLimitError(
