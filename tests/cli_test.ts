@@ -44,7 +44,11 @@ Deno.test({
     const forced = await run("encode", png, "-o", tsr, "--stages", "1", "--force", ...MODEL);
     assertEquals(forced.code, EXIT.ok, forced.err);
     assert((await Deno.readFile(tsr)).length < before.length);
-    assertEquals([...Deno.readDirSync(dir)].filter((f) => f.name.includes(".tmp-")), [], "temp files left");
+    assertEquals(
+      [...Deno.readDirSync(dir)].filter((f) => f.name.includes(".tmp-")),
+      [],
+      "temp files left",
+    );
     await Deno.remove(dir, { recursive: true });
   },
 });
@@ -55,7 +59,15 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir();
     await Deno.writeFile(`${dir}/in.png`, gradient(160, 96));
-    const e = await run("encode", `${dir}/in.png`, "-o", `${dir}/s.tsr`, "--max-bytes", "120", ...MODEL);
+    const e = await run(
+      "encode",
+      `${dir}/in.png`,
+      "-o",
+      `${dir}/s.tsr`,
+      "--max-bytes",
+      "120",
+      ...MODEL,
+    );
     assertEquals(e.code, EXIT.ok, e.err);
     const size = (await Deno.stat(`${dir}/s.tsr`)).size;
     assert(size <= 120, `${size} bytes`);
@@ -72,7 +84,10 @@ Deno.test({
   ...OPTS,
   async fn() {
     const dir = await Deno.makeTempDir();
-    assertEquals((await run("encode", `${dir}/missing.png`, "-o", `${dir}/x.tsr`)).code, EXIT.noInput);
+    assertEquals(
+      (await run("encode", `${dir}/missing.png`, "-o", `${dir}/x.tsr`)).code,
+      EXIT.noInput,
+    );
     await Deno.writeTextFile(`${dir}/notes.txt`, "not an image");
     const bad = await run("encode", `${dir}/notes.txt`, "-o", `${dir}/x.tsr`, ...MODEL);
     assertEquals(bad.code, EXIT.data);
@@ -81,10 +96,23 @@ Deno.test({
     assertEquals(garbage.code, EXIT.data);
     assertEquals((await run("frobnicate")).code, EXIT.usage);
     assertEquals((await run("encode", "a.png")).code, EXIT.usage);
-    assertEquals((await run("encode", `${dir}/notes.txt`, "-o", "x", "--stages", "0")).code, EXIT.usage);
-    assertEquals((await run("encode", `${dir}/notes.txt`, "-o", "x", "--stages", "2", "--bpp", "0.1")).code, EXIT.usage);
+    assertEquals(
+      (await run("encode", `${dir}/notes.txt`, "-o", "x", "--stages", "0")).code,
+      EXIT.usage,
+    );
+    assertEquals(
+      (await run("encode", `${dir}/notes.txt`, "-o", "x", "--stages", "2", "--bpp", "0.1")).code,
+      EXIT.usage,
+    );
     await Deno.writeFile(`${dir}/in.png`, gradient(8, 8));
-    const noModel = await run("encode", `${dir}/in.png`, "-o", `${dir}/x.tsr`, "--model", "nonexistent");
+    const noModel = await run(
+      "encode",
+      `${dir}/in.png`,
+      "-o",
+      `${dir}/x.tsr`,
+      "--model",
+      "nonexistent",
+    );
     assertEquals(noModel.code, EXIT.unavailable, noModel.err);
     await Deno.remove(dir, { recursive: true });
   },

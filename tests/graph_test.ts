@@ -170,6 +170,10 @@ Deno.test({
     const g = new GraphBuilder();
     const x = g.input("x", [4]);
     g.output("y", g.op1(greedy, [x, x], { op: "add" }, "hungry"));
-    await assertRejects(() => webgpuBackend(ctx).compile(g.build()), DeviceLimitError, 'scratch of greedy "hungry"');
+    await assertRejects(
+      () => webgpuBackend(ctx).compile(g.build()),
+      DeviceLimitError,
+      'scratch of greedy "hungry"',
+    );
   },
 });
