@@ -16,7 +16,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> ct: array<f32>;
 @group(0) @binding(15) var<uniform> p: Params;
 
-const F32_MAX: f32 = 3.40282347e+38;
+const F32_MAX: f32 = 3.4028234663852886e38;
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,

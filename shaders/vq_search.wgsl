@@ -26,7 +26,7 @@ struct Params {
 const TM: u32 = 8u;
 const TX: u32 = 16u;
 const TY: u32 = 8u;
-const F32_MAX: f32 = 3.40282347e+38;
+const F32_MAX: f32 = 3.4028234663852886e38;
 
 var<workgroup> w_best: array<f32, 1024>; // TY · TM · TX
 var<workgroup> w_second: array<f32, 1024>;

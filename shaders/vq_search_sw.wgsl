@@ -34,7 +34,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> state: array<vec2<f32>>; // (best, second)
 @group(0) @binding(15) var<uniform> p: Params;
 
-const F32_MAX: f32 = 3.40282347e+38;
+const F32_MAX: f32 = 3.4028234663852886e38;
 
 struct Best {
   best: f32,

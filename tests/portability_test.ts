@@ -37,3 +37,17 @@ Deno.test("shaders: every function-scope var has an explicit initializer", async
   }
   assertEquals(offenders, []);
 });
+
+Deno.test("shaders: float literals are representable as f32", async () => {
+  // Chromium's WGSL compiler rejects a literal above FLT_MAX that Deno's naga silently rounds.
+  const root = new URL("..", import.meta.url).pathname;
+  const offenders: string[] = [];
+  for await (const f of files(`${root}shaders`)) {
+    for (const m of (await Deno.readTextFile(f)).matchAll(/\b\d+\.\d*e[+-]?\d+\b/gi)) {
+      if (Math.abs(Number(m[0])) > 3.4028234663852886e38) {
+        offenders.push(`${f.slice(root.length)}: ${m[0]}`);
+      }
+    }
+  }
+  assertEquals(offenders, []);
+});
