@@ -15,26 +15,41 @@ import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { compare, gpu, GPU_TEST } from "./harness.ts";
 
 const root = new URL("../", import.meta.url);
-const weights = await loadProgicWeights(
-  await Deno.readFile(new URL("weights/progic-test.safetensors", root)),
-);
-const golden =
-  readSafetensors(await Deno.readFile(new URL("tests/golden/progic-test.safetensors", root)))
-    .tensors;
-const g = (name: string) => golden.get(name)!;
+/** A model's shipped weights and the golden vectors its PyTorch twin wrote for them. */
+async function fixture(name: string) {
+  const weights = await loadProgicWeights(
+    await Deno.readFile(new URL(`weights/${name}.safetensors`, root)),
+  );
+  const golden = readSafetensors(
+    await Deno.readFile(new URL(`tests/golden/${name}.safetensors`, root)),
+  ).tensors;
+  return { weights, g: (t: string) => golden.get(t)! };
+}
 
 /** The golden input as an 8-bit image (it was made from 8-bit pixels, so this is exact). */
-function goldenImage(): RgbImage {
-  const t = g("input");
+function imageOf(t: { shape: readonly number[]; data: ArrayLike<number> }): RgbImage {
   const [h, w] = t.shape;
   return { width: w, height: h, data: Uint8Array.from(t.data, (v) => Math.round(v * 255)) };
 }
 
+// progic-test: random weights, DCVC-RT's adaptor tail. progic-t: trained, tail projection.
+const PARITY_MODELS = ["progic-test", "progic-t"].filter((n) => {
+  try {
+    Deno.statSync(new URL(`tests/golden/${n}.safetensors`, root));
+    return true;
+  } catch {
+    return false;
+  }
+});
+const { weights, g } = await fixture("progic-test");
+const goldenImage = () => imageOf(g("input"));
+
 // Indices may differ only where the twin's best and second-best codes are within float rounding.
 const NEAR_TIE = 1e-3;
 
-async function checkParity(backend: Backend, label: string) {
-  const img = goldenImage();
+async function checkParity(backend: Backend, label: string, model: string) {
+  const { weights, g } = await fixture(model);
+  const img = imageOf(g("input"));
   const { data, height, width } = toPaddedTensor(img, 16);
   const enc = await backend.compile(encoderGraph(weights, height, width, { debug: true }));
   const res = await enc.run({ image: data });
@@ -88,17 +103,19 @@ async function checkParity(backend: Backend, label: string) {
   return indices;
 }
 
-Deno.test("progic: CPU reference backend reproduces the PyTorch twin", async () => {
-  await checkParity(cpuBackend(), "cpu");
-});
+for (const model of PARITY_MODELS) {
+  Deno.test(`progic: CPU reference backend reproduces the PyTorch twin (${model})`, async () => {
+    await checkParity(cpuBackend(), "cpu", model);
+  });
 
-Deno.test({
-  name: "progic: WebGPU reproduces the PyTorch twin",
-  ...GPU_TEST,
-  async fn() {
-    await checkParity(webgpuBackend((await gpu())!), "webgpu");
-  },
-});
+  Deno.test({
+    name: `progic: WebGPU reproduces the PyTorch twin (${model})`,
+    ...GPU_TEST,
+    async fn() {
+      await checkParity(webgpuBackend((await gpu())!), "webgpu", model);
+    },
+  });
+}
 
 async function codec(w: ProgicWeights = weights, tile = 64): Promise<ProgicCodec> {
   const ctx = await gpu();
