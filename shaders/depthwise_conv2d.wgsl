@@ -18,9 +18,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> Y: array<vec4<f32>>;
 @group(0) @binding(15) var<uniform> p: Params;
 
-const TP: u32 = 4u;
+const TP: u32 = 8u;
 // Input columns one thread's window may touch: (TP − 1)·SW + KW ≤ SPAN (checked on the host).
-const SPAN: u32 = 12u;
+const SPAN: u32 = 24u;
 
 @compute @workgroup_size(64, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {

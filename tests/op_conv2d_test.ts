@@ -29,6 +29,12 @@ const cases: Case[] = [
   { x: [2, 7, 6, 8], k: [3, 3], cout: 6, attrs: { padding: 1, groups: 2 } }, // coutG 3
   { x: [1, 1, 1, 4], k: [3, 3], cout: 4, attrs: { padding: 1 } },
   { x: [1, 65, 3, 4], k: [3, 1], cout: 8, attrs: { padding: [1, 0] } },
+  { x: [1, 5, 9, 8], k: [3, 3], cout: 16, attrs: { padding: 1, groups: 2 } }, // grouped, COV 2
+  { x: [1, 6, 5, 8], k: [3, 3], cout: 8, attrs: { padding: 1, groups: 2 } }, // grouped, COV 1
+  { x: [2, 9, 19, 8], k: [3, 3], cout: 8, attrs: { padding: 1, groups: 8 } }, // dw, odd rows
+  { x: [1, 11, 13, 8], k: [5, 5], cout: 8, attrs: { padding: 2, groups: 8, stride: 2 } },
+  { x: [1, 15, 30, 4], k: [7, 7], cout: 4, attrs: { padding: 3, groups: 4, stride: 2 } },
+  { x: [1, 3, 4, 4], k: [3, 3], cout: 4, attrs: { padding: 0, groups: 4 } }, // Ho = 1
 ];
 
 Deno.test({
