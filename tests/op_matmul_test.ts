@@ -4,6 +4,7 @@ import { ShapeError } from "../src/errors.ts";
 import { GraphBuilder } from "../src/graph/graph.ts";
 import { assertThrows } from "./assert.ts";
 import { checkCase, gpu, GPU_TEST } from "./harness.ts";
+import type { GpuContext } from "../src/graph/device.ts";
 
 const f32 = (...shape: number[]) => ({ shape, dtype: "f32" as const });
 
@@ -18,20 +19,30 @@ const shapes: [number, number, number][] = [
   [64, 1, 5],
 ];
 
+/** Both kernel plans run on whatever adapter this is: the software one and the GPU one. */
+async function plans(): Promise<[string, GpuContext][]> {
+  const ctx = (await gpu())!;
+  return [
+    ["sw", { ...ctx, caps: { ...ctx.caps, software: true } }],
+    ["hw", { ...ctx, caps: { ...ctx.caps, software: false } }],
+  ];
+}
+
 Deno.test({
-  name: "matmul: WebGPU matches CPU reference over awkward shapes",
+  name: "matmul: WebGPU matches CPU reference over awkward shapes (both kernel plans)",
   ...GPU_TEST,
   async fn() {
-    const ctx = (await gpu())!;
     let seed = 1;
-    for (const [m, k, n] of shapes) {
-      await checkCase(ctx, {
-        name: `matmul ${m}x${k}x${n}`,
-        op: matmul,
-        attrs: {},
-        inputs: [f32(m, k), f32(k, n)],
-        tol: { atol: 1e-5, rtol: 1e-4 },
-      }, seed++);
+    for (const [plan, ctx] of await plans()) {
+      for (const [m, k, n] of [...shapes, [129, 20, 72] as [number, number, number]]) {
+        await checkCase(ctx, {
+          name: `matmul ${plan} ${m}x${k}x${n}`,
+          op: matmul,
+          attrs: {},
+          inputs: [f32(m, k), f32(k, n)],
+          tol: { atol: 1e-5, rtol: 1e-4 },
+        }, seed++);
+      }
     }
   },
 });
@@ -40,7 +51,12 @@ Deno.test({
   name: "matmul: batched and rank-4 activations",
   ...GPU_TEST,
   async fn() {
-    const ctx = (await gpu())!;
+    for (const [, ctx] of await plans()) await batched(ctx);
+  },
+});
+
+async function batched(ctx: GpuContext): Promise<void> {
+  {
     await checkCase(ctx, {
       name: "batched",
       op: matmul,
@@ -55,8 +71,8 @@ Deno.test({
       inputs: [f32(1, 5, 7, 16), f32(16, 24)],
       tol: { atol: 1e-5, rtol: 1e-4 },
     }, 8);
-  },
-});
+  }
+}
 
 const epilogues: Epilogue[] = [
   { bias: true },

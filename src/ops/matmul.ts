@@ -8,6 +8,7 @@ import type { HostArray, TensorSpec } from "../graph/tensor.ts";
 import { numel } from "../graph/tensor.ts";
 import matmulWgsl from "../../shaders/matmul.wgsl" with { type: "text" };
 import matmulScalarWgsl from "../../shaders/matmul_scalar.wgsl" with { type: "text" };
+import matmulSwWgsl from "../../shaders/matmul_sw.wgsl" with { type: "text" };
 import {
   applyEpilogueCpu,
   checkEpilogue,
@@ -42,6 +43,7 @@ function dims(a: TensorSpec, b: TensorSpec): Dims {
 }
 
 const KERNEL_VEC4 = withEpilogue(matmulWgsl);
+const KERNEL_SW = withEpilogue(matmulSwWgsl);
 const KERNEL_SCALAR = withEpilogue(matmulScalarWgsl);
 
 /** `C = A · B` then the epilogue. Inputs: A, B, then the epilogue's tensors. */
@@ -94,15 +96,21 @@ export const matmul: OpDef<MatmulAttrs> = {
     }
     return [applyEpilogueCpu(out, n, inputs as HostArray[], 2, attrs.epilogue)];
   },
-  gpu(inputs, _outputs, attrs) {
+  gpu(inputs, _outputs, attrs, caps) {
     const { batch, m, k, n, batchedB } = dims(inputs[0], inputs[1]);
     const vec4 = k % 4 === 0 && n % 4 === 0;
     const u = vec4 ? 4 : 1;
     const ep = epilogueGpu(attrs.epilogue, 2);
+    // Rows × vec4 columns per thread of each kernel; the workgroup is 16 × 8 threads.
+    const [code, label, tm, tn] = !vec4
+      ? [KERNEL_SCALAR, "matmul_scalar", 4, 1]
+      : caps.software
+      ? [KERNEL_SW, "matmul_sw", 16, 4]
+      : [KERNEL_VEC4, "matmul", 8, 1];
     return {
       launches: [{
-        label: vec4 ? "matmul" : "matmul_scalar",
-        code: vec4 ? KERNEL_VEC4 : KERNEL_SCALAR,
+        label,
+        code,
         constants: ep.constants,
         bindings: [
           { slot: 0, access: "read", ref: { input: 0 } },
@@ -112,10 +120,14 @@ export const matmul: OpDef<MatmulAttrs> = {
           {
             slot: 15,
             access: "uniform",
-            ref: { uniform: uniforms([m, n, k, m * k / u, batchedB ? k * n / u : 0, m * n / u]) },
+            ref: {
+              uniform: uniforms([m, n, k, m * k / u, batchedB ? k * n / u : 0, m * n / u]),
+            },
           },
         ],
-        workgroups: vec4 ? [cdiv(n / 4, 16), cdiv(m, 64), batch] : [cdiv(n, 64), cdiv(m, 4), batch],
+        workgroups: vec4
+          ? [cdiv(n / 4, 16 * tn), cdiv(m, 8 * tm), batch]
+          : [cdiv(n, 64), cdiv(m, tm), batch],
       }],
     };
   },
