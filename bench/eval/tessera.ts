@@ -1,0 +1,106 @@
+/**
+ * The Tessera codec for the harness: ProGIC through the library's public `encode`/`decode`
+ * (from `mod.ts`), one operating point per progressive stage count (`s1` … `s5`).
+ *
+ * The library entry is imported at run time, so the harness still runs (and skips Tessera
+ * with a clear message) while `mod.ts` does not yet export the codec API. Expected API:
+ * `encode(image: {width, height, data, channels?: 3}, {stages?, model?}) => Promise<{bytes}>`,
+ * `decode(bytes) => Promise<{image: {width, height, data}}>`.
+ * @module
+ */
+import type { RgbImage } from "../../src/io/image.ts";
+import type { Codec } from "./codec.ts";
+
+/** Options of the library's `encode` that the harness uses. */
+export interface TesseraEncodeOptions {
+  /** Progressive stages to code (1–5 for ProGIC). */
+  stages?: number;
+  /** Model name (default: the library's default model). */
+  model?: string;
+}
+
+/** The part of the library API the adapter needs. */
+export interface TesseraApi {
+  /** Encodes an RGB image. */
+  encode(
+    image: { width: number; height: number; data: Uint8Array; channels?: 3 },
+    opts: TesseraEncodeOptions,
+  ): Promise<{ bytes: Uint8Array }>;
+  /** Decodes a stream back to an image. */
+  decode(
+    bytes: Uint8Array,
+  ): Promise<{ image: { width: number; height: number; data: Uint8Array } }>;
+}
+
+/** The Tessera codec cannot be used in this checkout or runtime. */
+export class TesseraUnavailableError extends Error {
+  override name = "TesseraUnavailableError";
+}
+
+/** Number of ProGIC progressive stages. */
+export const TESSERA_STAGES = 5;
+
+/** Operating point name of a stage count. */
+export function stagePoint(stages: number): string {
+  return `s${stages}`;
+}
+
+/**
+ * Wraps a library API as a harness codec (exported for tests with a stand-in API).
+ * `defaultModel` only names the model in the report when `model` is not given.
+ */
+export function tesseraCodec(api: TesseraApi, model?: string, defaultModel?: string): Codec {
+  const points = Array.from({ length: TESSERA_STAGES }, (_, i) => stagePoint(i + 1));
+  return {
+    name: model ? `tessera-${model}` : "tessera",
+    points,
+    settings: `Tessera ProGIC, model ${model ?? defaultModel ?? "(library default)"}, ` +
+      `stages 1–${TESSERA_STAGES}`,
+    async encode(rgb: RgbImage, point: string): Promise<Uint8Array> {
+      const stages = Number(point.slice(1));
+      if (!points.includes(point)) throw new Error(`unknown Tessera point "${point}"`);
+      const r = await api.encode(
+        { width: rgb.width, height: rgb.height, data: rgb.data, channels: 3 },
+        model ? { stages, model } : { stages },
+      );
+      return r.bytes;
+    },
+    async decode(bytes: Uint8Array): Promise<RgbImage> {
+      const { image } = await api.decode(bytes);
+      const px = image.width * image.height;
+      if (image.data.length === px * 3) return image;
+      if (image.data.length === px * 4) {
+        const rgb = new Uint8Array(px * 3);
+        for (let i = 0; i < px; i++) rgb.set(image.data.subarray(i * 4, i * 4 + 3), i * 3);
+        return { width: image.width, height: image.height, data: rgb };
+      }
+      throw new Error(
+        `decoded image has ${image.data.length} samples for ${image.width}×${image.height}`,
+      );
+    },
+  };
+}
+
+/**
+ * Imports the library entry and returns the Tessera codec.
+ * @throws {TesseraUnavailableError} when `mod.ts` is missing or does not export `encode`/`decode`
+ */
+export async function loadTessera(
+  model?: string,
+  entry: string = new URL("../../mod.ts", import.meta.url).href,
+): Promise<Codec> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(entry);
+  } catch (e) {
+    throw new TesseraUnavailableError(
+      `cannot import ${entry}: ${(e as Error).message.split("\n")[0]}`,
+      { cause: e },
+    );
+  }
+  if (typeof mod.encode !== "function" || typeof mod.decode !== "function") {
+    throw new TesseraUnavailableError(`${entry} does not export encode() and decode() yet`);
+  }
+  const dflt = typeof mod.DEFAULT_MODEL === "string" ? mod.DEFAULT_MODEL : undefined;
+  return tesseraCodec(mod as unknown as TesseraApi, model, dflt);
+}
