@@ -52,8 +52,11 @@ export type Check =
 
 /** A workload with its data generated. */
 export interface Prepared {
-  /** Tessera graph, compiled once. */
-  tessera(ctx: GpuContext): Promise<Runner>;
+  /**
+   * Tessera graph, compiled once. `resident`: the activations are graph constants, uploaded once
+   * like TF.js's pre-created tensors, instead of graph inputs uploaded every run like ORT's.
+   */
+  tessera(ctx: GpuContext, resident: boolean): Promise<Runner>;
   /** TF.js ops on tensors created here, outside the timing. */
   tfjs(tf: Tf): Runner;
   /** An onnxruntime-web session over the model bytes. */
@@ -86,17 +89,28 @@ export interface Workload {
 
 // ---------------------------------------------------------------- engine adapters
 
+/** A builder whose inputs become constants holding the feeds: nothing to upload per run. */
+class ResidentBuilder extends GraphBuilder {
+  constructor(readonly feeds: Record<string, HostArray>) {
+    super();
+  }
+  override input(name: string, shape: readonly number[]): Value {
+    return this.constant(name, this.feeds[name], shape);
+  }
+}
+
 async function tesseraRunner(
   ctx: GpuContext,
+  resident: boolean,
   build: (g: GraphBuilder) => Value,
   feeds: Record<string, HostArray>,
 ): Promise<Runner> {
-  const g = new GraphBuilder();
+  const g = resident ? new ResidentBuilder(feeds) : new GraphBuilder();
   g.output("y", build(g));
   const exe = await webgpuBackend(ctx).compile(g.build());
   const s = exe.stats;
   return {
-    run: () => exe.run(feeds),
+    run: () => exe.run(resident ? {} : feeds),
     canonical: (raw) => (raw as Record<string, HostArray>).y as Float32Array | Int32Array,
     dispose: () => exe.dispose(),
     info: `${s.nodes} ops, ${s.dispatches} dispatches, plan ${
@@ -166,8 +180,8 @@ function gemmWorkload(name: string, m: number, k: number, n: number): Workload {
       const a = hashed(`${name}.A`, m * k);
       const b = hashed(`${name}.B`, k * n, scale);
       return {
-        tessera: (ctx) =>
-          tesseraRunner(ctx, (g) => {
+        tessera: (ctx, resident) =>
+          tesseraRunner(ctx, resident, (g) => {
             const x = g.input("a", [m, k]);
             return g.op1(matmul, [x, g.constant("b", b, [k, n])], {});
           }, { a }),
@@ -211,8 +225,8 @@ const depthwise: Workload = {
     const wt = hashed("dw3x3.W", c * 9, 0.25); // [C, 1, 3, 3]
     const wh = hwio(wt, [c, 1, 3, 3]); // [3, 3, 1, C]
     return {
-      tessera: (ctx) =>
-        tesseraRunner(ctx, (g) => {
+      tessera: (ctx, resident) =>
+        tesseraRunner(ctx, resident, (g) => {
           const v = g.input("x", [1, h, w, c]);
           return g.op1(conv2d, [v, g.constant("w", wh, [3, 3, 1, c])], { padding: 1, groups: c });
         }, { x }),
@@ -265,8 +279,8 @@ const conv3x3: Workload = {
     const wt = hashed("conv3x3.W", c * c * 9, 1 / 32); // [Cout, Cin, 3, 3]
     const wh = hwio(wt, [c, c, 3, 3]);
     return {
-      tessera: (ctx) =>
-        tesseraRunner(ctx, (g) => {
+      tessera: (ctx, resident) =>
+        tesseraRunner(ctx, resident, (g) => {
           const v = g.input("x", [1, h, w, c]);
           return g.op1(conv2d, [v, g.constant("w", wh, [3, 3, c, c])], { padding: 1 });
         }, { x }),
@@ -323,8 +337,8 @@ const windowAttention: Workload = {
     const q = hashed("attention.q", n), k = hashed("attention.k", n), v = hashed("attention.v", n);
     const scale = 1 / Math.sqrt(d);
     return {
-      tessera: (ctx) =>
-        tesseraRunner(ctx, (g) => {
+      tessera: (ctx, resident) =>
+        tesseraRunner(ctx, resident, (g) => {
           const [qi, ki, vi] = ["q", "k", "v"].map((s) => g.input(s, [b, t, c]));
           return g.op1(attention, [qi, ki, vi], { heads: h });
         }, { q, k, v }),
@@ -418,8 +432,8 @@ const vq: Workload = {
     let cNormMax = 0;
     for (const v of norms) cNormMax = Math.max(cNormMax, v);
     return {
-      tessera: (ctx) =>
-        tesseraRunner(ctx, (g) => {
+      tessera: (ctx, resident) =>
+        tesseraRunner(ctx, resident, (g) => {
           const xi = g.input("x", [m, d]);
           return g.op(vqSearch, [xi, g.constant("codebook", cb, [k, d])], {})[0];
         }, { x }),
@@ -626,8 +640,8 @@ const codec: Workload = {
     }));
     const pixels: [number, number][] = [[0, 0], [size - 1, size - 1], [0, 37]];
     return {
-      tessera: (ctx) =>
-        tesseraRunner(ctx, (g) => {
+      tessera: (ctx, resident) =>
+        tesseraRunner(ctx, resident, (g) => {
           let v = g.input("x", [1, size, size, c]);
           conv.forEach((k, i) => {
             const b = ws[i];
