@@ -13,7 +13,8 @@ interface Case {
   attrs: Conv2dAttrs;
 }
 
-// Covers the three kernels: pointwise (GEMM), depthwise vec4 and the general direct conv.
+// Covers the kernels: pointwise (GEMM), depthwise (hardware and software plans) and the general
+// direct conv.
 const cases: Case[] = [
   { x: [1, 8, 8, 16], k: [1, 1], cout: 8, attrs: {} }, // pointwise → GEMM
   { x: [2, 5, 7, 12], k: [1, 1], cout: 20, attrs: { epilogue: { bias: true, act: "relu" } } },
@@ -35,24 +36,29 @@ const cases: Case[] = [
   { x: [1, 11, 13, 8], k: [5, 5], cout: 8, attrs: { padding: 2, groups: 8, stride: 2 } },
   { x: [1, 15, 30, 4], k: [7, 7], cout: 4, attrs: { padding: 3, groups: 4, stride: 2 } },
   { x: [1, 3, 4, 4], k: [3, 3], cout: 4, attrs: { padding: 0, groups: 4 } }, // Ho = 1
+  { x: [1, 37, 70, 8], k: [3, 3], cout: 8, attrs: { padding: 1, groups: 8 } }, // dw, 90 tiles
+  { x: [2, 6, 10, 12], k: [3, 3], cout: 12, attrs: { padding: [0, 0, 1, 1], groups: 12 } },
 ];
 
 Deno.test({
-  name: "conv2d: WebGPU matches CPU reference (pointwise, depthwise, general)",
+  name: "conv2d: WebGPU matches CPU reference (pointwise, depthwise, general; both plans)",
   ...GPU_TEST,
   async fn() {
-    const ctx = (await gpu())!;
+    const gpuCtx = (await gpu())!;
     let seed = 1;
-    for (const c of cases) {
-      const groups = c.attrs.groups ?? 1;
-      const extra = c.attrs.epilogue?.bias ? [f32(c.cout)] : [];
-      await checkCase(ctx, {
-        name: `conv2d ${JSON.stringify(c)}`,
-        op: conv2d,
-        attrs: c.attrs,
-        inputs: [f32(...c.x), f32(c.k[0], c.k[1], c.x[3] / groups, c.cout), ...extra],
-        tol: { atol: 1e-5, rtol: 1e-4 },
-      }, seed++);
+    for (const software of [true, false]) {
+      const ctx = { ...gpuCtx, caps: { ...gpuCtx.caps, software } };
+      for (const c of cases) {
+        const groups = c.attrs.groups ?? 1;
+        const extra = c.attrs.epilogue?.bias ? [f32(c.cout)] : [];
+        await checkCase(ctx, {
+          name: `conv2d ${software ? "sw" : "hw"} ${JSON.stringify(c)}`,
+          op: conv2d,
+          attrs: c.attrs,
+          inputs: [f32(...c.x), f32(c.k[0], c.k[1], c.x[3] / groups, c.cout), ...extra],
+          tol: { atol: 1e-5, rtol: 1e-4 },
+        }, seed++);
+      }
     }
   },
 });
@@ -62,13 +68,15 @@ Deno.test({
   ...GPU_TEST,
   async fn() {
     const ctx = (await gpu())!;
-    await checkCase(ctx, {
-      name: "depthwise + bias + residual",
-      op: conv2d,
-      attrs: { padding: 1, groups: 8, epilogue: { bias: true, residual: true } },
-      inputs: [f32(1, 6, 7, 8), f32(3, 3, 1, 8), f32(8), f32(1, 6, 7, 8)],
-      tol: { atol: 1e-5, rtol: 1e-4 },
-    }, 50);
+    for (const software of [true, false]) {
+      await checkCase({ ...ctx, caps: { ...ctx.caps, software } }, {
+        name: `depthwise + bias + residual (${software ? "sw" : "hw"})`,
+        op: conv2d,
+        attrs: { padding: 1, groups: 8, epilogue: { bias: true, residual: true } },
+        inputs: [f32(1, 6, 7, 8), f32(3, 3, 1, 8), f32(8), f32(1, 6, 7, 8)],
+        tol: { atol: 1e-5, rtol: 1e-4 },
+      }, 50);
+    }
     await checkCase(ctx, {
       name: "general + relu + affine + mul",
       op: conv2d,

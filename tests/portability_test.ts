@@ -51,3 +51,13 @@ Deno.test("shaders: float literals are representable as f32", async () => {
   }
   assertEquals(offenders, []);
 });
+
+Deno.test("shaders: depthwise_conv2d_sw.wgsl is what its generator writes", async () => {
+  const { depthwiseSwSource } = await import("../tools/gen_depthwise_sw.ts");
+  const have = await Deno.readTextFile(
+    new URL("../shaders/depthwise_conv2d_sw.wgsl", import.meta.url),
+  );
+  if (have !== depthwiseSwSource()) {
+    throw new Error("stale generated shader: run deno run -A tools/gen_depthwise_sw.ts");
+  }
+});
