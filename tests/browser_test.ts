@@ -5,8 +5,9 @@
 // (`body[data-state]`), never on --dump-dom.
 //
 // Skips, saying why, where no Chromium is installed (`apt-get install chromium`; CHROMIUM=path
-// picks another) or it cannot start. TESSERA_SCREENSHOT=path also writes the demo screenshot
-// there (that is how web/screenshot.png is made).
+// picks another) or it cannot start. TESSERA_SCREENSHOT=path also encodes a photo
+// (TESSERA_SCREENSHOT_IMAGE, default the test image) with the shipped model in the demo and saves
+// a screenshot there: that is how web/screenshot.png is made.
 import type { Browser, ElementHandle, Page } from "npm:puppeteer-core@24.43.1";
 import { loadModel } from "../src/api.ts";
 import type { Backend } from "../src/graph/backend.ts";
@@ -339,11 +340,24 @@ Deno.test({
             bytes.length > 50_000 && colours.size > 500,
             `screenshot looks empty (${colours.size} colours)`,
           );
-          const keep = Deno.env.get("TESSERA_SCREENSHOT");
-          if (keep) await Deno.copyFile(shot, keep);
           console.log(`  screenshot ${shot} (${bytes.length} bytes, ${colours.size} colours)`);
         },
       );
+
+      const keep = Deno.env.get("TESSERA_SCREENSHOT");
+      if (keep) {
+        // The README's picture: a photo (TESSERA_SCREENSHOT_IMAGE) through the shipped model.
+        await t.step(`demo screenshot with the shipped model → ${keep}`, async () => {
+          const p = await openDemo(url);
+          await p.select("#model", Deno.env.get("TESSERA_SCREENSHOT_MODEL") ?? "progic-t");
+          const photo = Deno.env.get("TESSERA_SCREENSHOT_IMAGE") ?? pngPath;
+          assertEquals(await upload(p, "#image-file", photo, ["ready", "error"]), "ready");
+          await p.click("#encode");
+          assertEquals(await settled(p), "done", await text(p, "#error"));
+          await p.screenshot({ path: keep, fullPage: true });
+          await p.close();
+        });
+      }
 
       await t.step("a stream encoded by the Deno CLI decodes in the page", async () => {
         const p = page!;

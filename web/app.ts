@@ -27,6 +27,8 @@ const app = {
   gpu: null as GpuContext | null,
   models: [] as ModelEntry[],
   loaded: new Map<string, Promise<Model>>(),
+  /** What the weights line says about each loaded model. */
+  loadNote: new Map<string, { text: string; source: string }>(),
   image: null as RgbImage | null,
   imageName: "image",
   urls: [] as string[],
@@ -133,12 +135,24 @@ async function loadOne(name: string): Promise<Model> {
       (p.fromCache ? " (cache)" : "");
   });
   const m = await loadModel({ bytes: w.bytes, gpu: app.gpu });
-  label.textContent = `${name}: ${size(w.bytes.length)} ${
-    w.fromCache ? "from the offline cache" : "downloaded"
-  } in ${ms(performance.now() - t0)}`;
-  label.dataset.source = w.fromCache ? "cache" : "network";
+  app.loadNote.set(name, {
+    text: `${name}: ${size(w.bytes.length)} ${
+      w.fromCache ? "from the offline cache" : "downloaded"
+    } in ${ms(performance.now() - t0)}`,
+    source: w.fromCache ? "cache" : "network",
+  });
+  showLoadNote();
   bar.value = bar.max;
   return m;
+}
+
+/** The weights line describes the selected model once it is loaded (loads may finish in any order). */
+function showLoadNote(): void {
+  const note = app.loadNote.get($<HTMLSelectElement>("model").value);
+  if (!note) return;
+  const label = $("weights-status");
+  label.textContent = note.text;
+  label.dataset.source = note.source;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,7 +343,7 @@ function wire(): void {
   $("encode").addEventListener("click", () => void run(onEncode));
   $("model").addEventListener("change", () => {
     const name = $<HTMLSelectElement>("model").value;
-    void model(name).catch(showError);
+    void model(name).then(showLoadNote, showError);
   });
 }
 
