@@ -29,6 +29,18 @@ export const HAS_GPU: boolean = (await gpu()) !== null;
 /** Options for GPU tests: skip without an adapter; WebGPU keeps async ops/resources alive. */
 export const GPU_TEST = { ignore: !HAS_GPU, sanitizeOps: false, sanitizeResources: false };
 
+/**
+ * The shared context twice, as ops plan kernels for a software adapter and for a GPU
+ * (`caps.software` forced each way), so both kernels run on whatever adapter this is.
+ */
+export async function kernelPlans(): Promise<[string, GpuContext][]> {
+  const ctx = (await gpu())!;
+  return [true, false].map((software) => [
+    software ? "software kernel" : "GPU kernel",
+    { ...ctx, caps: { ...ctx.caps, software } },
+  ]);
+}
+
 /** Random data for a spec: floats uniform in [lo, hi), ints in [lo, hi). */
 export function randomData(spec: TensorSpec, rand: () => number, lo = -1, hi = 1): HostArray {
   const n = numel(spec.shape);

@@ -2,7 +2,7 @@ import { conv2d, type Conv2dAttrs, weightsFromTorch } from "../src/ops/conv2d.ts
 import { ShapeError } from "../src/errors.ts";
 import { GraphBuilder } from "../src/graph/graph.ts";
 import { assertEquals, assertThrows } from "./assert.ts";
-import { checkCase, gpu, GPU_TEST } from "./harness.ts";
+import { checkCase, gpu, GPU_TEST, kernelPlans } from "./harness.ts";
 
 const f32 = (...shape: number[]) => ({ shape, dtype: "f32" as const });
 
@@ -44,15 +44,13 @@ Deno.test({
   name: "conv2d: WebGPU matches CPU reference (pointwise, depthwise, general; both plans)",
   ...GPU_TEST,
   async fn() {
-    const gpuCtx = (await gpu())!;
     let seed = 1;
-    for (const software of [true, false]) {
-      const ctx = { ...gpuCtx, caps: { ...gpuCtx.caps, software } };
+    for (const [plan, ctx] of await kernelPlans()) {
       for (const c of cases) {
         const groups = c.attrs.groups ?? 1;
         const extra = c.attrs.epilogue?.bias ? [f32(c.cout)] : [];
         await checkCase(ctx, {
-          name: `conv2d ${software ? "sw" : "hw"} ${JSON.stringify(c)}`,
+          name: `conv2d (${plan}) ${JSON.stringify(c)}`,
           op: conv2d,
           attrs: c.attrs,
           inputs: [f32(...c.x), f32(c.k[0], c.k[1], c.x[3] / groups, c.cout), ...extra],
@@ -67,16 +65,16 @@ Deno.test({
   name: "conv2d: fused epilogues on depthwise and general kernels",
   ...GPU_TEST,
   async fn() {
-    const ctx = (await gpu())!;
-    for (const software of [true, false]) {
-      await checkCase({ ...ctx, caps: { ...ctx.caps, software } }, {
-        name: `depthwise + bias + residual (${software ? "sw" : "hw"})`,
+    for (const [plan, ctx] of await kernelPlans()) {
+      await checkCase(ctx, {
+        name: `depthwise + bias + residual (${plan})`,
         op: conv2d,
         attrs: { padding: 1, groups: 8, epilogue: { bias: true, residual: true } },
         inputs: [f32(1, 6, 7, 8), f32(3, 3, 1, 8), f32(8), f32(1, 6, 7, 8)],
         tol: { atol: 1e-5, rtol: 1e-4 },
       }, 50);
     }
+    const ctx = (await gpu())!;
     await checkCase(ctx, {
       name: "general + relu + affine + mul",
       op: conv2d,

@@ -3,8 +3,7 @@ import type { Epilogue } from "../src/ops/epilogue.ts";
 import { ShapeError } from "../src/errors.ts";
 import { GraphBuilder } from "../src/graph/graph.ts";
 import { assertThrows } from "./assert.ts";
-import { checkCase, gpu, GPU_TEST } from "./harness.ts";
-import type { GpuContext } from "../src/graph/device.ts";
+import { checkCase, gpu, GPU_TEST, kernelPlans } from "./harness.ts";
 
 const f32 = (...shape: number[]) => ({ shape, dtype: "f32" as const });
 
@@ -19,21 +18,12 @@ const shapes: [number, number, number][] = [
   [64, 1, 5],
 ];
 
-/** Both kernel plans run on whatever adapter this is: the software one and the GPU one. */
-async function plans(): Promise<[string, GpuContext][]> {
-  const ctx = (await gpu())!;
-  return [
-    ["sw", { ...ctx, caps: { ...ctx.caps, software: true } }],
-    ["hw", { ...ctx, caps: { ...ctx.caps, software: false } }],
-  ];
-}
-
 Deno.test({
   name: "matmul: WebGPU matches CPU reference over awkward shapes (both kernel plans)",
   ...GPU_TEST,
   async fn() {
     let seed = 1;
-    for (const [plan, ctx] of await plans()) {
+    for (const [plan, ctx] of await kernelPlans()) {
       for (const [m, k, n] of [...shapes, [129, 20, 72] as [number, number, number]]) {
         await checkCase(ctx, {
           name: `matmul ${plan} ${m}x${k}x${n}`,
@@ -51,28 +41,24 @@ Deno.test({
   name: "matmul: batched and rank-4 activations",
   ...GPU_TEST,
   async fn() {
-    for (const [, ctx] of await plans()) await batched(ctx);
+    for (const [plan, ctx] of await kernelPlans()) {
+      await checkCase(ctx, {
+        name: `batched (${plan})`,
+        op: matmul,
+        attrs: {},
+        inputs: [f32(3, 17, 8), f32(3, 8, 12)],
+        tol: { atol: 1e-5, rtol: 1e-4 },
+      }, 7);
+      await checkCase(ctx, {
+        name: `pointwise conv as GEMM (${plan})`,
+        op: matmul,
+        attrs: {},
+        inputs: [f32(1, 5, 7, 16), f32(16, 24)],
+        tol: { atol: 1e-5, rtol: 1e-4 },
+      }, 8);
+    }
   },
 });
-
-async function batched(ctx: GpuContext): Promise<void> {
-  {
-    await checkCase(ctx, {
-      name: "batched",
-      op: matmul,
-      attrs: {},
-      inputs: [f32(3, 17, 8), f32(3, 8, 12)],
-      tol: { atol: 1e-5, rtol: 1e-4 },
-    }, 7);
-    await checkCase(ctx, {
-      name: "pointwise conv as GEMM",
-      op: matmul,
-      attrs: {},
-      inputs: [f32(1, 5, 7, 16), f32(16, 24)],
-      tol: { atol: 1e-5, rtol: 1e-4 },
-    }, 8);
-  }
-}
 
 const epilogues: Epilogue[] = [
   { bias: true },

@@ -6,18 +6,10 @@ import { GraphBuilder } from "../src/graph/graph.ts";
 import type { TensorSpec } from "../src/graph/tensor.ts";
 import { webgpuBackend } from "../src/graph/webgpu_backend.ts";
 import { assert, assertEquals, assertThrows, rng } from "./assert.ts";
-import { checkCase, gpu, GPU_TEST, randomData, runOp } from "./harness.ts";
+import { checkCase, gpu, GPU_TEST, kernelPlans, randomData, runOp } from "./harness.ts";
 
 const f32 = (...shape: number[]): TensorSpec => ({ shape, dtype: "f32" });
 const i32 = (...shape: number[]): TensorSpec => ({ shape, dtype: "i32" });
-
-/** Both search kernels: the one this adapter gets, and the other one (forced via caps). */
-async function contexts(): Promise<[string, GpuContext][]> {
-  const ctx = (await gpu())!;
-  const other = { ...ctx, caps: { ...ctx.caps, software: !ctx.caps.software } };
-  const name = (c: GpuContext) => (c.caps.software ? "software kernel" : "GPU kernel");
-  return [[name(ctx), ctx], [name(other), other]];
-}
 
 /**
  * Runs vq_search on WebGPU and checks it against the float64 reference: indices must agree
@@ -89,7 +81,7 @@ Deno.test({
   ...GPU_TEST,
   async fn() {
     let seed = 1;
-    for (const [label, ctx] of await contexts()) {
+    for (const [label, ctx] of await kernelPlans()) {
       let nearTies = 0;
       for (const [xs, k] of searchShapes) {
         const rand = rng(seed++);
@@ -107,7 +99,7 @@ Deno.test({
   name: "vq_search: gap is f32 max with a single code",
   ...GPU_TEST,
   async fn() {
-    for (const [, ctx] of await contexts()) {
+    for (const [, ctx] of await kernelPlans()) {
       const x = new Float32Array([1, 2, 3, -4, 0.5, 0.25]);
       const cb = new Float32Array([0, 1, 0]);
       const [idx, gap] = await runOp(ctx, vqSearch, {}, [
@@ -146,7 +138,7 @@ Deno.test({
       assert(want[i] < k0, "reference must pick the first of identical codes");
       assertEquals(wantGap[i], 0, "identical codes tie");
     }
-    for (const [label, ctx] of await contexts()) {
+    for (const [label, ctx] of await kernelPlans()) {
       const [idx, gap] = await runOp(ctx, vqSearch, {}, [
         { spec: specs[0], data: x },
         { spec: specs[1], data: cb },

@@ -12,8 +12,10 @@
  * @module
  */
 
-/** Output rows and columns of one lane's tile. */
-export const TILE_ROWS = 4, TILE_COLS = 8;
+import { DEPTHWISE_SW_TILE } from "../src/ops/conv2d.ts";
+
+// The tile size lives with the op, which sizes the dispatch from it.
+const { rows: TILE_ROWS, cols: TILE_COLS } = DEPTHWISE_SW_TILE;
 const K = 3;
 
 /** The generated WGSL source. */
