@@ -10,7 +10,8 @@ rvq.codebooks and the modulation tensors as F32 (--dtype / --keep-f32 change thi
 in the manifest is measured with the weights exactly as stored (F16 values widened to F32), on
 full test images through the codec path (replicate padding to multiples of 16, crop back, output
 rounded to 8 bits): per stage mean bpp (10·s·ceil(H/16)·ceil(W/16)/(H·W)), PSNR (RGB, 8-bit
-peak), MS-SSIM (standard 5 scales, Gaussian 11/1.5, RGB channels averaged).
+peak), MS-SSIM (standard 5 scales, Gaussian 11/1.5, RGB channels averaged) and, when libjxl's
+butteraugli_main is on PATH, Butteraugli max-norm and 3-norm (as bench/eval measures them).
 """
 
 import argparse
@@ -19,7 +20,10 @@ import hashlib
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 # Sleep instead of spin at OpenMP barriers: on the shared 2-core machine (other processes, nice 19)
@@ -83,32 +87,65 @@ def sha256(path):
     return h.hexdigest()
 
 
+def write_ppm(path, rgb8):
+    """Binary PPM (P6) of an [H, W, 3] uint8 array: what butteraugli_main reads without a decoder."""
+    H, W = rgb8.shape[:2]
+    with open(path, "wb") as f:
+        f.write(b"P6\n%d %d\n255\n" % (W, H))
+        f.write(np.ascontiguousarray(rgb8, dtype=np.uint8).tobytes())
+
+
+def butteraugli(ref_ppm, dist_ppm):
+    """-> (max-norm, 3-norm) from libjxl's butteraugli_main (80 nits), as bench/eval measures it."""
+    out = subprocess.run([BUTTERAUGLI, ref_ppm, dist_ppm, "--pnorm", "3"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    return float(out[0]), float(out[out.index("3-norm:") + 1])
+
+
+BUTTERAUGLI = shutil.which("butteraugli_main")
+
+
 @torch.no_grad()
-def evaluate(model, files, stages=None, log=print):
-    """-> list of per-stage dicts {stage, bpp, psnr, ms_ssim} averaged over files."""
+def evaluate(model, files, stages=None, log=print, with_butteraugli=None):
+    """-> list of per-stage dicts {stage, bpp, psnr, ms_ssim[, butteraugli, butteraugli3]} averaged
+    over files. Butteraugli is measured when libjxl's butteraugli_main is on PATH (or when asked)."""
     N = model.N
     stages = stages or list(range(1, N + 1))
-    acc = {s: {"bpp": 0.0, "psnr": 0.0, "ms_ssim": 0.0} for s in stages}
+    if with_butteraugli is None:
+        with_butteraugli = BUTTERAUGLI is not None
+    if with_butteraugli and BUTTERAUGLI is None:
+        raise SystemExit("butteraugli_main not found (Debian package libjxl-devtools)")
+    keys = ("bpp", "psnr", "ms_ssim") + (("butteraugli", "butteraugli3") if with_butteraugli else ())
+    acc = {s: dict.fromkeys(keys, 0.0) for s in stages}
     t0 = time.time()
-    for i, f in enumerate(files):
-        img = load_rgb(f)
-        H, W = img.shape[:2]
-        x = torch.from_numpy(img).float() / 255.0
-        idx = model.compress(x)
-        xt = x.permute(2, 0, 1)[None].double()
-        for s in stages:
-            rec = model.decompress(idx, s, H, W)
-            r8 = torch.round(rec * 255.0).clamp(0, 255) / 255.0
-            rt = r8.permute(2, 0, 1)[None].double()
-            mse = ((rt - xt) ** 2).mean().item()
-            acc[s]["psnr"] += 10 * np.log10(1.0 / max(mse, 1e-12))
-            acc[s]["ms_ssim"] += ms_ssim(rt, xt, scales=5, floor=0.0).item()
-            acc[s]["bpp"] += 10.0 * s * (-(-H // 16)) * (-(-W // 16)) / (H * W)
-        if (i + 1) % 20 == 0:
-            log(f"  eval {i + 1}/{len(files)} ({time.time() - t0:.0f}s)")
+    with tempfile.TemporaryDirectory() as tmp:
+        ref, dist = os.path.join(tmp, "ref.ppm"), os.path.join(tmp, "dist.ppm")
+        for i, f in enumerate(files):
+            img = load_rgb(f)
+            H, W = img.shape[:2]
+            x = torch.from_numpy(img).float() / 255.0
+            idx = model.compress(x)
+            xt = x.permute(2, 0, 1)[None].double()
+            if with_butteraugli:
+                write_ppm(ref, img)
+            for s in stages:
+                rec = model.decompress(idx, s, H, W)
+                q8 = torch.round(rec * 255.0).clamp(0, 255)
+                rt = (q8 / 255.0).permute(2, 0, 1)[None].double()
+                mse = ((rt - xt) ** 2).mean().item()
+                acc[s]["psnr"] += 10 * np.log10(1.0 / max(mse, 1e-12))
+                acc[s]["ms_ssim"] += ms_ssim(rt, xt, scales=5, floor=0.0).item()
+                acc[s]["bpp"] += 10.0 * s * (-(-H // 16)) * (-(-W // 16)) / (H * W)
+                if with_butteraugli:
+                    write_ppm(dist, q8.to(torch.uint8).numpy())
+                    bmax, b3 = butteraugli(ref, dist)
+                    acc[s]["butteraugli"] += bmax
+                    acc[s]["butteraugli3"] += b3
+            if (i + 1) % 20 == 0:
+                log(f"  eval {i + 1}/{len(files)} ({time.time() - t0:.0f}s)")
     n = len(files)
-    return [{"stage": s, "bpp": round(acc[s]["bpp"] / n, 6), "psnr": round(acc[s]["psnr"] / n, 4),
-             "ms_ssim": round(acc[s]["ms_ssim"] / n, 6)} for s in stages]
+    digits = {"bpp": 6, "psnr": 4, "ms_ssim": 6, "butteraugli": 4, "butteraugli3": 4}
+    return [{"stage": s, **{k: round(acc[s][k] / n, digits[k]) for k in keys}} for s in stages]
 
 
 def load_checkpoint(config, path=None):
@@ -192,12 +229,16 @@ def main(argv=None):
             "dataset": f"bsds500/test ({len(files)} of 200 images{'' if not a.limit else ', --limit'})",
             "images": len(files),
             "method": "codec path (replicate pad to x16, crop), 8-bit output, weights as stored; PSNR RGB; "
-                      "MS-SSIM 5 scales Gaussian 11/1.5, RGB channel mean; bpp = 10*s*ceil(H/16)*ceil(W/16)/(H*W)",
+                      "MS-SSIM 5 scales Gaussian 11/1.5, RGB channel mean; bpp = 10*s*ceil(H/16)*ceil(W/16)/(H*W)"
+                      + ("; Butteraugli: libjxl butteraugli_main --pnorm 3 on PPM (80 nits), max-norm and 3-norm"
+                         if BUTTERAUGLI else ""),
             "stages": q,
         }
         print(f"evaluated {len(files)} images in {time.time() - t0:.0f}s", flush=True)
         for r in q:
-            print(f"  stage {r['stage']}: bpp {r['bpp']:.4f} psnr {r['psnr']:.3f} ms-ssim {r['ms_ssim']:.5f}")
+            ba = (f" butteraugli {r['butteraugli']:.3f} 3-norm {r['butteraugli3']:.3f}"
+                  if "butteraugli" in r else "")
+            print(f"  stage {r['stage']}: bpp {r['bpp']:.4f} psnr {r['psnr']:.3f} ms-ssim {r['ms_ssim']:.5f}{ba}")
         if a.compare_f32:
             q32 = evaluate(model.float().eval(), files)
             manifest["quality_unrounded_f32"] = q32
