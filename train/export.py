@@ -213,6 +213,8 @@ def main(argv=None):
                      if k in ("batch", "crop", "lr", "lr_min", "lambda_ms", "beta", "p", "ema_decay",
                               "dead_frac", "disc_start", "disc_weight", "steps", "device", "downscale_p")},
             "loss": "sum_i lambda_i (L1 + lambda_ms (1 - MS-SSIM) + beta commit_i), lambda = p/(N-1).., 1-p, p = 0.5",
+            # the settings of every training session (args above are those of the last one)
+            "schedule": ck.get("history") or [],
         },
         "exported": datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z",
         "export_host": {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),

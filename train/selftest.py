@@ -299,7 +299,9 @@ def main():
         assert "from=resume.pt" in log and "step=4" in log
         d5 = torch.load(os.path.join(run, "ckpt.pt"))
         assert d5["step"] == 5
-        ok(f"resume: ckpt.pt continues (2+2 steps vs 4 fresh: max diff {diff:.1e}); slim resume.pt works "
+        spans = [(h["from_step"], h["to_step"]) for h in d5["history"]]
+        assert spans == [(0, 2), (2, 4), (4, 5)], spans
+        ok(f"resume: ckpt.pt continues (2+2 steps vs 4 fresh: max diff {diff:.1e}); slim resume.pt works; history {spans} "
            f"(resume.pt {os.path.getsize(os.path.join(run, 'resume.pt')) / 1e6:.1f} MB for progic-test)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -61,7 +61,8 @@ def parse(argv=None):
     ap.add_argument("--all-stages", action="store_true",
                     help="decode all N stages every step (default: one random earlier stage plus the last, "
                          "an unbiased estimate of the same loss at 2/N of the decoder cost)")
-    ap.add_argument("--lambda-ms", type=float, default=0.8, help="weight of (1 - MS-SSIM)")
+    ap.add_argument("--lambda-ms", type=float, default=0.2,
+                    help="weight of (1 - MS-SSIM); 0.2 chosen by an A/B, see train/README.md")
     ap.add_argument("--beta", type=float, default=0.25, help="commitment weight")
     ap.add_argument("--ema-decay", type=float, default=0.99)
     ap.add_argument("--dead-frac", type=float, default=0.1,
@@ -170,7 +171,7 @@ def main(argv=None):
         disc = NLayerDiscriminator(ndf=a.disc_ndf).to(device)
         d_opt = torch.optim.Adam(disc.parameters(), lr=a.disc_lr, betas=(0.5, 0.9))
 
-    step, wall, rewarm_from, source = 0, 0.0, None, "fresh"
+    step, wall, rewarm_from, source, history = 0, 0.0, None, "fresh", []
     if not a.fresh and os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path, map_location=device)
         if ck["cfg"] != cfg:
@@ -181,6 +182,7 @@ def main(argv=None):
             disc.load_state_dict(ck["disc"])
             d_opt.load_state_dict(ck["disc_opt"])
         step, wall = ck["step"], ck["wall"]
+        history = list(ck.get("history") or [])
         set_rng_state(ck["rng"], sampler, device)
         source = "ckpt.pt"
     elif not a.fresh and os.path.exists(slim_path):
@@ -189,6 +191,7 @@ def main(argv=None):
             raise SystemExit(f"{slim_path}: config {ck['cfg']} != {cfg}")
         load_model_state(model, ck["model"])
         step, wall = ck["step"], ck["wall"]
+        history = list(ck.get("history") or [])
         rewarm_from = step
         sampler.rng = np.random.default_rng(a.seed + step)
         torch.manual_seed(a.seed + step)
@@ -199,20 +202,26 @@ def main(argv=None):
         f"device={device} threads={a.threads} batch={a.batch} crop={a.crop} torch={torch.__version__} "
         f"host={platform.node()} data: {sampler.describe()}")
     log("args " + " ".join(f"{k}={v}" for k, v in sorted(vars(a).items())))
+    # One segment per session, so that a manifest can say which settings trained which steps
+    # (the args of a checkpoint are only those of its last session).
+    history.append({"from_step": step, "to_step": step, "lr": a.lr, "lambda_ms": a.lambda_ms,
+                    "disc_start": a.disc_start, "batch": a.batch, "crop": a.crop, "device": str(device),
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
     def save(tag=""):
         nonlocal wall_saved
         w = wall + (time.time() - t_session)
+        history[-1]["to_step"] = step
         ck = {"format": "tessera-progic-train-1", "config": a.config, "cfg": cfg,
               "model": model.state_dict(), "opt": opt.state_dict(),
               "disc": disc.state_dict() if disc is not None else None,
               "disc_opt": d_opt.state_dict() if d_opt is not None else None,
               "step": step, "wall": w, "rng": rng_state(sampler, device), "args": vars(a),
-              "hardware": hardware(device)}
+              "hardware": hardware(device), "history": history}
         atomic_save(ck, ckpt_path)
         atomic_save({"format": "tessera-progic-slim-1", "config": a.config, "cfg": cfg,
                      "model": slim_state(model), "step": step, "wall": w, "args": vars(a),
-                     "hardware": hardware(device)}, slim_path)
+                     "hardware": hardware(device), "history": history}, slim_path)
         wall_saved = time.time()
         log(f"saved step {step} {tag}")
 
