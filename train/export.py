@@ -87,6 +87,9 @@ def sha256(path):
     return h.hexdigest()
 
 
+BUTTERAUGLI = shutil.which("butteraugli_main")  # libjxl-devtools; None: no Butteraugli columns
+
+
 def write_ppm(path, rgb8):
     """Binary PPM (P6) of an [H, W, 3] uint8 array: what butteraugli_main reads without a decoder."""
     H, W = rgb8.shape[:2]
@@ -100,9 +103,6 @@ def butteraugli(ref_ppm, dist_ppm):
     out = subprocess.run([BUTTERAUGLI, ref_ppm, dist_ppm, "--pnorm", "3"], capture_output=True,
                          text=True, check=True).stdout.split()
     return float(out[0]), float(out[out.index("3-norm:") + 1])
-
-
-BUTTERAUGLI = shutil.which("butteraugli_main")
 
 
 @torch.no_grad()
