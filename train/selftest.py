@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
+from losses import l1_per_sample  # noqa: E402
 from export import export_tensors, model_from_safetensors, write_weights  # noqa: E402
 from progic import CONFIGS, DCB, ProGIC, exact_search, param_names, sq_dist  # noqa: E402
 
@@ -152,6 +153,16 @@ def main():
     assert pu[0, c * 64 + i * 8 + j, yy, xx] == x[0, c, yy * 8 + i, xx * 8 + j]
     assert torch.equal(F.pixel_shuffle(pu, 8), x)
     ok("pixel_unshuffle: channel c*r^2 + i*r + j; pixel_shuffle is its inverse")
+
+    # -- luma-weighted L1: a grey error costs its RGB L1; a pure-chroma error (from the inverse
+    # BT.601 matrix) costs |dC| / W
+    x = torch.rand(2, 3, 8, 8, generator=g)
+    grey = torch.randn(2, 1, 8, 8, generator=g).expand(2, 3, 8, 8) * 0.1
+    assert torch.allclose(l1_per_sample(x + grey, x, 4.0), l1_per_sample(x + grey, x, 0.0), atol=1e-6)
+    dcr = torch.tensor([1.402, -0.714136, 0.0]).view(1, 3, 1, 1) * 0.1  # Cr += 0.1, Y = Cb = 0
+    got = l1_per_sample(x + dcr, x, 4.0)
+    assert torch.allclose(got, torch.full((2,), 0.1 / 4.0), atol=1e-5), got
+    ok("l1_per_sample: grey errors cost RGB L1, a Cr error of 0.1 costs 0.1 / W")
 
     # -- blocks vs literal transcription
     m = ProGIC("progic-test").eval()

@@ -11,7 +11,7 @@ Both files are written atomically (tmp + rename) every --save-min minutes, at th
 SIGTERM/SIGINT.
 
 Loss (one backward per step over all N progressive stages, decoded in one stacked batch):
-    L = sum_i lambda_i * ( L1(x, x̂_i) + lambda_ms * (1 - MS-SSIM(x, x̂_i)) + beta * commit_i )
+    L = sum_i lambda_i * ( L1_YCbCr(x, x̂_i) + lambda_ms * (1 - MS-SSIM(x, x̂_i)) + beta * commit_i )
         [+ adaptive-weight hinge PatchGAN term from --disc-start on]
 with lambda_i = p/(N-1) (i < N), 1-p (i = N), p = 0.5; commit_i = mean ‖y - sg(ŷ(i))‖².
 Codebooks are EMA k-means (not trained by gradients).
@@ -35,8 +35,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import CropSampler  # noqa: E402
-from losses import (NLayerDiscriminator, adaptive_weight, hinge_d_loss, l1, ms_ssim,  # noqa: E402
-                    psnr, stage_weights)
+from losses import (NLayerDiscriminator, adaptive_weight, hinge_d_loss, l1_per_sample,  # noqa: E402
+                    ms_ssim, psnr, stage_weights)
 from progic import CONFIGS, ProGIC  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,6 +63,9 @@ def parse(argv=None):
                          "an unbiased estimate of the same loss at 2/N of the decoder cost)")
     ap.add_argument("--lambda-ms", type=float, default=0.2,
                     help="weight of (1 - MS-SSIM); 0.2 chosen by an A/B, see train/README.md")
+    ap.add_argument("--l1-luma", type=float, default=4.0,
+                    help="L1 over YCbCr with luma weight W (chroma 1/W of luma); 0: L1 over RGB "
+                         "(used up to step 24 845 of progic-t), see train/README.md")
     ap.add_argument("--beta", type=float, default=0.25, help="commitment weight")
     ap.add_argument("--ema-decay", type=float, default=0.99)
     ap.add_argument("--dead-frac", type=float, default=0.1,
@@ -205,7 +208,7 @@ def main(argv=None):
     # One segment per session, so that a manifest can say which settings trained which steps
     # (the args of a checkpoint are only those of its last session).
     history.append({"from_step": step, "to_step": step, "lr": a.lr, "lambda_ms": a.lambda_ms,
-                    "disc_start": a.disc_start, "batch": a.batch, "crop": a.crop, "device": str(device),
+                    "l1_luma": a.l1_luma, "disc_start": a.disc_start, "batch": a.batch, "crop": a.crop, "device": str(device),
                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
     def save(tag=""):
@@ -283,7 +286,7 @@ def main(argv=None):
             wt = torch.cat([torch.full((B,), a.p / B, device=device),
                             torch.full((B,), (1 - a.p) / B, device=device)])
         xs = x.repeat(xr.shape[0] // B, 1, 1, 1)
-        l1_b = (xr - xs).abs().flatten(1).mean(1)
+        l1_b = l1_per_sample(xr, xs, a.l1_luma)
         ms_b = ms_ssim(xr, xs)
         rec = (wt * (l1_b + a.lambda_ms * (1 - ms_b))).sum()
         com = (lam * commit).sum()
