@@ -1,6 +1,6 @@
 """Losses and metrics for ProGIC training.
 
-- L1 on [0, 1] pixels.
+- L1 on [0, 1] pixels, over RGB or luma-weighted YCbCr (l1_per_sample).
 - MS-SSIM (Wang et al. 2003), implemented here: Gaussian window 11, sigma 1.5, K1 0.01,
   K2 0.03, data range 1, 'valid' filtering, 2x2 average-pool downsampling between scales,
   computed per RGB channel and averaged (the pytorch_msssim convention). Standard weights
@@ -23,10 +23,6 @@ MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 def stage_weights(N, p=0.5):
     return [p / (N - 1)] * (N - 1) + [1.0 - p]
-
-
-def l1(x, y):
-    return (x - y).abs().mean()
 
 
 # BT.601 full-range RGB -> (Y, Cb, Cr) rows; offsets cancel in differences.

@@ -11,9 +11,10 @@ Both files are written atomically (tmp + rename) every --save-min minutes, at th
 SIGTERM/SIGINT.
 
 Loss (one backward per step over all N progressive stages, decoded in one stacked batch):
-    L = sum_i lambda_i * ( L1_YCbCr(x, x̂_i) + lambda_ms * (1 - MS-SSIM(x, x̂_i)) + beta * commit_i )
+    L = sum_i lambda_i * ( L1_W(x, x̂_i) + lambda_ms * (1 - MS-SSIM(x, x̂_i)) + beta * commit_i )
         [+ adaptive-weight hinge PatchGAN term from --disc-start on]
-with lambda_i = p/(N-1) (i < N), 1-p (i = N), p = 0.5; commit_i = mean ‖y - sg(ŷ(i))‖².
+with lambda_i = p/(N-1) (i < N), 1-p (i = N), p = 0.5; commit_i = mean ‖y - sg(ŷ(i))‖²;
+L1_W = (W |dY| + |dCb| + |dCr|) / W over BT.601 YCbCr with W = --l1-luma (0: mean |dRGB|).
 Codebooks are EMA k-means (not trained by gradients).
 """
 
@@ -208,7 +209,8 @@ def main(argv=None):
     # One segment per session, so that a manifest can say which settings trained which steps
     # (the args of a checkpoint are only those of its last session).
     history.append({"from_step": step, "to_step": step, "lr": a.lr, "lambda_ms": a.lambda_ms,
-                    "l1_luma": a.l1_luma, "disc_start": a.disc_start, "batch": a.batch, "crop": a.crop, "device": str(device),
+                    "l1_luma": a.l1_luma, "disc_start": a.disc_start, "batch": a.batch, "crop": a.crop,
+                    "device": str(device),
                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
     def save(tag=""):
