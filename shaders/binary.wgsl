@@ -7,7 +7,6 @@ override OP: u32 = 0u; // 0 add, 1 sub, 2 mul
 struct Params {
   count: u32,
   countB: u32,
-  rowWidth: u32, // x-extent of the folded dispatch, in threads
 }
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -15,9 +14,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(15) var<uniform> p: Params;
 
-@compute @workgroup_size(256, 1, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.y * p.rowWidth + gid.x;
+@compute @workgroup_size(WG1D)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
   if (i >= p.count) {
     return;
   }

@@ -17,10 +17,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> dst: array<u32>;
 @group(0) @binding(15) var<uniform> p: Params;
 
-@compute @workgroup_size(256, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let e = (wid.y * nwg.x + wid.x) * 256u + lid.x;
+@compute @workgroup_size(WG1D)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = flat_index(gid, nwg);
   if (e >= p.total) {
     return;
   }

@@ -10,47 +10,18 @@ import activationWgsl from "../../shaders/activation.wgsl" with { type: "text" }
 import binaryWgsl from "../../shaders/binary.wgsl" with { type: "text" };
 import gateWgsl from "../../shaders/gate.wgsl" with { type: "text" };
 import { activate, type Activation, activationConstants, withActivation } from "./epilogue.ts";
-import {
-  type Binding,
-  check,
-  desc,
-  type DeviceCaps,
-  fold1d,
-  type GpuPlan,
-  type KernelLaunch,
-  type OpDef,
-  uniforms,
-} from "./op.ts";
+import { type Binding, check, desc, type GpuPlan, type OpDef, uniforms } from "./op.ts";
+import { launch1d } from "./launch1d.ts";
 
-const WG = 256;
-
-/** A 1-D launch over `count` threads, folded to respect the per-dimension limit. */
-function launch1d(
-  label: string,
-  code: string,
-  count: number,
-  params: number[],
-  bindings: Binding[],
-  constants: Record<string, number>,
-  caps: DeviceCaps,
-): KernelLaunch {
-  const workgroups = fold1d(Math.ceil(count / WG), caps);
-  return {
-    label,
-    code,
-    constants,
-    bindings: [
-      ...bindings,
-      { slot: 15, access: "uniform", ref: { uniform: uniforms([...params, workgroups[0] * WG]) } },
-    ],
-    workgroups,
-  };
+/** The bindings of the elementwise kernels: x at slot 0, y at 2, `extra`, Params at 15. */
+function ioBindings(params: readonly number[], extra: readonly Binding[] = []): Binding[] {
+  return [
+    { slot: 0, access: "read", ref: { input: 0 } },
+    { slot: 2, access: "write", ref: { output: 0 } },
+    ...extra,
+    { slot: 15, access: "uniform", ref: { uniform: uniforms(params) } },
+  ];
 }
-
-const ioBindings: Binding[] = [
-  { slot: 0, access: "read", ref: { input: 0 } },
-  { slot: 2, access: "write", ref: { output: 0 } },
-];
 
 /** Attributes of {@link binary}. */
 export interface BinaryAttrs {
@@ -102,10 +73,11 @@ export const binary: OpDef<BinaryAttrs> = {
         "binary",
         BINARY,
         count,
-        [count, numel(inputs[1].shape)],
-        [...ioBindings, { slot: 1, access: "read", ref: { input: 1 } }],
-        { ...activationConstants(attrs.act, attrs.alpha), OP: OP_CODE[attrs.op] },
+        ioBindings([count, numel(inputs[1].shape)], [
+          { slot: 1, access: "read", ref: { input: 1 } },
+        ]),
         caps,
+        { ...activationConstants(attrs.act, attrs.alpha), OP: OP_CODE[attrs.op] },
       )],
     };
   },
@@ -146,10 +118,9 @@ export const activation: OpDef<ActivationAttrs> = {
         "activation",
         ACTIVATION,
         count,
-        [count],
-        ioBindings,
-        activationConstants(attrs.act, attrs.alpha),
+        ioBindings([count]),
         caps,
+        activationConstants(attrs.act, attrs.alpha),
       )],
     };
   },
@@ -193,10 +164,9 @@ export const gate: OpDef<GateAttrs> = {
         "gate",
         GATE,
         count,
-        [count, c],
-        ioBindings,
-        activationConstants(attrs.act ?? "relu"),
+        ioBindings([count, c]),
         caps,
+        activationConstants(attrs.act ?? "relu"),
       )],
     };
   },

@@ -6,27 +6,12 @@
  */
 import { allocHost, dtypeOf, fmtShape, type HostArray, numel } from "../graph/tensor.ts";
 import type { TensorSpec } from "../graph/tensor.ts";
-import type { Binding, DeviceCaps, GpuPlan, KernelLaunch } from "./op.ts";
-import { cdiv, check, desc, expectInputs, fold1d, type OpDef, uniforms } from "./op.ts";
+import type { Binding, DeviceCaps, GpuPlan } from "./op.ts";
+import { check, desc, expectInputs, type OpDef, uniforms } from "./op.ts";
+import { launch1d } from "./launch1d.ts";
 import pixelShuffleWgsl from "../../shaders/pixel_shuffle.wgsl" with { type: "text" };
 import upsampleWgsl from "../../shaders/upsample_nearest.wgsl" with { type: "text" };
 import channelCopyWgsl from "../../shaders/channel_copy.wgsl" with { type: "text" };
-
-/**
- * A launch of one thread per element (`total` threads) in workgroups of 256, folded over two
- * dimensions when needed; the kernel rebuilds the linear index from `workgroup_id` and
- * `num_workgroups`.
- */
-export function launch1d(
-  label: string,
-  code: string,
-  total: number,
-  bindings: readonly Binding[],
-  caps: DeviceCaps,
-  constants?: Readonly<Record<string, number>>,
-): KernelLaunch {
-  return { label, code, bindings, constants, workgroups: fold1d(cdiv(total, 256), caps) };
-}
 
 function copyBindings(input: number, params: readonly number[]): Binding[] {
   return [

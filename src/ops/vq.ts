@@ -9,7 +9,7 @@
  * @module
  */
 import type { GpuPlan, KernelLaunch } from "./op.ts";
-import { launch1d } from "./layout.ts";
+import { launch1d } from "./launch1d.ts";
 import { cdiv, check, desc, expectInputs, fold1d, type OpDef, uniforms } from "./op.ts";
 import { allocHost, dtypeOf, numel, type TensorSpec } from "../graph/tensor.ts";
 import vqPrepWgsl from "../../shaders/vq_prep.wgsl" with { type: "text" };
