@@ -1,6 +1,7 @@
 """Losses and metrics for ProGIC training.
 
-- L1 on [0, 1] pixels, over RGB or luma-weighted YCbCr (l1_per_sample).
+- L1 (and optionally squared error) on [0, 1] pixels, over RGB or luma-weighted YCbCr
+  (err_per_sample).
 - MS-SSIM (Wang et al. 2003), implemented here: Gaussian window 11, sigma 1.5, K1 0.01,
   K2 0.03, data range 1, 'valid' filtering, 2x2 average-pool downsampling between scales,
   computed per RGB channel and averaged (the pytorch_msssim convention). Standard weights
@@ -29,8 +30,8 @@ def stage_weights(N, p=0.5):
 _YCC = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 
 
-def l1_per_sample(x, y, luma_weight=0.0):
-    """Mean absolute error per sample [B] of [B, 3, H, W] images.
+def err_per_sample(x, y, luma_weight=0.0, power=1):
+    """Mean absolute (power 1) or squared (power 2) error per sample [B] of [B, 3, H, W] images.
 
     luma_weight 0: over RGB. luma_weight W > 0: over YCbCr with channel weights (W, 1, 1) / W,
     so a grey error costs what it costs in RGB while chroma errors cost 1/W of a luma error.
@@ -39,9 +40,9 @@ def l1_per_sample(x, y, luma_weight=0.0):
     it), so this moves the latent's capacity towards luma."""
     d = x - y
     if luma_weight <= 0:
-        return d.abs().flatten(1).mean(1)
+        return d.abs().pow(power).flatten(1).mean(1)
     m = torch.tensor(_YCC, dtype=d.dtype, device=d.device)
-    e = torch.einsum("kc,bchw->bkhw", m, d).abs().mean((2, 3))  # [B, 3]
+    e = torch.einsum("kc,bchw->bkhw", m, d).abs().pow(power).mean((2, 3))  # [B, 3]
     return (luma_weight * e[:, 0] + e[:, 1] + e[:, 2]) / luma_weight
 
 

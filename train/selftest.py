@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
-from losses import l1_per_sample  # noqa: E402
+from losses import err_per_sample  # noqa: E402
 from export import export_tensors, model_from_safetensors, write_weights  # noqa: E402
 from progic import CONFIGS, DCB, ProGIC, exact_search, param_names, sq_dist  # noqa: E402
 
@@ -158,11 +158,15 @@ def main():
     # BT.601 matrix) costs |dC| / W
     x = torch.rand(2, 3, 8, 8, generator=g)
     grey = torch.randn(2, 1, 8, 8, generator=g).expand(2, 3, 8, 8) * 0.1
-    assert torch.allclose(l1_per_sample(x + grey, x, 4.0), l1_per_sample(x + grey, x, 0.0), atol=1e-6)
+    assert torch.allclose(err_per_sample(x + grey, x, 4.0), err_per_sample(x + grey, x, 0.0), atol=1e-6)
     dcr = torch.tensor([1.402, -0.714136, 0.0]).view(1, 3, 1, 1) * 0.1  # Cr += 0.1, Y = Cb = 0
-    got = l1_per_sample(x + dcr, x, 4.0)
+    got = err_per_sample(x + dcr, x, 4.0)
     assert torch.allclose(got, torch.full((2,), 0.1 / 4.0), atol=1e-5), got
-    ok("l1_per_sample: grey errors cost RGB L1, a Cr error of 0.1 costs 0.1 / W")
+    ok("err_per_sample: grey errors cost RGB L1, a Cr error of 0.1 costs 0.1 / W")
+    got = err_per_sample(x + dcr, x, 4.0, power=2)
+    assert torch.allclose(got, torch.full((2,), 0.01 / 4.0), atol=1e-6), got
+    assert torch.allclose(err_per_sample(x + grey, x, 0.0, 2), ((grey ** 2).flatten(1).mean(1)), atol=1e-7)
+    ok("err_per_sample power 2: squared errors with the same channel weights")
 
     # -- blocks vs literal transcription
     m = ProGIC("progic-test").eval()
@@ -286,7 +290,7 @@ def main():
         import io
         quiet = contextlib.redirect_stdout(io.StringIO())
         with quiet:
-            tr.main(common + ["--steps", "2", "--fresh"])
+            tr.main(common + ["--steps", "4", "--until", "2", "--fresh"])  # the first half of a 4-step run
         a2 = torch.load(os.path.join(run, "ckpt.pt"))
         assert a2["step"] == 2 and "opt" in a2
         sl = torch.load(os.path.join(run, "resume.pt"))
@@ -312,7 +316,7 @@ def main():
         assert d5["step"] == 5
         spans = [(h["from_step"], h["to_step"]) for h in d5["history"]]
         assert spans == [(0, 2), (2, 4), (4, 5)], spans
-        ok(f"resume: ckpt.pt continues (2+2 steps vs 4 fresh: max diff {diff:.1e}); slim resume.pt works; history {spans} "
+        ok(f"resume: ckpt.pt continues (--until 2, then 2 steps, vs 4 fresh: max diff {diff:.1e}); slim resume.pt works; history {spans} "
            f"(resume.pt {os.path.getsize(os.path.join(run, 'resume.pt')) / 1e6:.1f} MB for progic-test)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

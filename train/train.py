@@ -11,10 +11,12 @@ Both files are written atomically (tmp + rename) every --save-min minutes, at th
 SIGTERM/SIGINT.
 
 Loss (one backward per step over all N progressive stages, decoded in one stacked batch):
-    L = sum_i lambda_i * ( L1_W(x, x̂_i) + lambda_ms * (1 - MS-SSIM(x, x̂_i)) + beta * commit_i )
+    L = sum_i lambda_i * ( L1_W(x, x̂_i) [+ l2 * L2_W(x, x̂_i)] + lambda_ms * (1 - MS-SSIM(x, x̂_i))
+                           + beta * commit_i )
         [+ adaptive-weight hinge PatchGAN term from --disc-start on]
 with lambda_i = p/(N-1) (i < N), 1-p (i = N), p = 0.5; commit_i = mean ‖y - sg(ŷ(i))‖²;
-L1_W = (W |dY| + |dCb| + |dCr|) / W over BT.601 YCbCr with W = --l1-luma (0: mean |dRGB|).
+L1_W = (W |dY| + |dCb| + |dCr|) / W over BT.601 YCbCr with W = --l1-luma (0: mean |dRGB|);
+L2_W the same with squared errors, weight --l2 (10; 0: off).
 Codebooks are EMA k-means (not trained by gradients).
 """
 
@@ -36,7 +38,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import CropSampler  # noqa: E402
-from losses import (NLayerDiscriminator, adaptive_weight, hinge_d_loss, l1_per_sample,  # noqa: E402
+from losses import (NLayerDiscriminator, adaptive_weight, hinge_d_loss, err_per_sample,  # noqa: E402
                     ms_ssim, psnr, stage_weights)
 from progic import CONFIGS, ProGIC  # noqa: E402
 
@@ -67,6 +69,10 @@ def parse(argv=None):
     ap.add_argument("--l1-luma", type=float, default=4.0,
                     help="L1 over YCbCr with luma weight W (chroma 1/W of luma); 0: L1 over RGB "
                          "(used up to step 24 845 of progic-t), see train/README.md")
+    ap.add_argument("--l2", type=float, default=10.0,
+                    help="weight of a squared-error term with the same channel weights as the L1 "
+                         "(punishes large local errors more); 0: off (up to step 31 077 of progic-t), "
+                         "see train/README.md")
     ap.add_argument("--beta", type=float, default=0.25, help="commitment weight")
     ap.add_argument("--ema-decay", type=float, default=0.99)
     ap.add_argument("--dead-frac", type=float, default=0.1,
@@ -84,6 +90,8 @@ def parse(argv=None):
     ap.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
     ap.add_argument("--max-images", type=int, default=0, help="use only the first N images (tests)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (and save) after this long")
+    ap.add_argument("--until", type=int, default=0,
+                    help="stop (and save) at this step without shortening the --steps schedule")
     a = ap.parse_args(argv)
     cuda = a.device.startswith("cuda")
     if a.batch is None:
@@ -209,7 +217,7 @@ def main(argv=None):
     # One segment per session, so that a manifest can say which settings trained which steps
     # (the args of a checkpoint are only those of its last session).
     history.append({"from_step": step, "to_step": step, "lr": a.lr, "lambda_ms": a.lambda_ms,
-                    "l1_luma": a.l1_luma, "disc_start": a.disc_start, "batch": a.batch, "crop": a.crop,
+                    "l1_luma": a.l1_luma, "l2": a.l2, "disc_start": a.disc_start, "batch": a.batch, "crop": a.crop,
                     "device": str(device),
                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
@@ -263,7 +271,7 @@ def main(argv=None):
     model.rvq.reset_usage()
     t_win = time.time()
     steps_win = 0
-    while step < a.steps:
+    while step < (min(a.steps, a.until) if a.until else a.steps):
         lr = lr_at(step, a, rewarm_from)
         for gparam in opt.param_groups:
             gparam["lr"] = lr
@@ -288,9 +296,10 @@ def main(argv=None):
             wt = torch.cat([torch.full((B,), a.p / B, device=device),
                             torch.full((B,), (1 - a.p) / B, device=device)])
         xs = x.repeat(xr.shape[0] // B, 1, 1, 1)
-        l1_b = l1_per_sample(xr, xs, a.l1_luma)
+        l1_b = err_per_sample(xr, xs, a.l1_luma)
+        dist_b = l1_b + a.l2 * err_per_sample(xr, xs, a.l1_luma, power=2) if a.l2 > 0 else l1_b
         ms_b = ms_ssim(xr, xs)
-        rec = (wt * (l1_b + a.lambda_ms * (1 - ms_b))).sum()
+        rec = (wt * (dist_b + a.lambda_ms * (1 - ms_b))).sum()
         com = (lam * commit).sum()
         loss = rec + a.beta * com
         g_loss = d_w = d_loss = None
