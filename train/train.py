@@ -271,7 +271,8 @@ def main(argv=None):
     model.rvq.reset_usage()
     t_win = time.time()
     steps_win = 0
-    while step < (min(a.steps, a.until) if a.until else a.steps):
+    stop_at = min(a.steps, a.until) if a.until else a.steps
+    while step < stop_at:
         lr = lr_at(step, a, rewarm_from)
         for gparam in opt.param_groups:
             gparam["lr"] = lr
