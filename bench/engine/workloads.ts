@@ -164,6 +164,53 @@ function hwio(w: Float32Array, oihw: readonly number[]): Float32Array {
   return weightsFromTorch(w, oihw);
 }
 
+/** ORT runner for a one-input NCHW model, fed from and read back as NHWC `[1, h, w, c]`. */
+function ortNhwcRunner(
+  ort: Ort,
+  model: Uint8Array,
+  x: Float32Array,
+  h: number,
+  w: number,
+  c: number,
+): Promise<Runner> {
+  return ortRunner(
+    ort,
+    model,
+    { X: { data: nhwcToNchw(x, 1, h, w, c), dims: [1, c, h, w] } },
+    (d) => nchwToNhwc(d as Float32Array, 1, c, h, w),
+  );
+}
+
+/**
+ * Reference for element `i` of a 3×3, pad-1, C→C convolution with `groups` groups on an NHWC
+ * `[1, h, w, c]` input, from PyTorch-layout weights `[C, C/groups, 3, 3]`.
+ */
+function conv3x3At(
+  x: Float32Array,
+  wt: Float32Array,
+  h: number,
+  w: number,
+  c: number,
+  groups: number,
+): (i: number) => number {
+  const cg = c / groups;
+  return (i) => {
+    const co = i % c, px = Math.floor(i / c), y = Math.floor(px / w), xx = px % w;
+    const ci0 = Math.floor(co / cg) * cg;
+    let s = 0;
+    for (let ky = 0; ky < 3; ky++) {
+      for (let kx = 0; kx < 3; kx++) {
+        const iy = y + ky - 1, ix = xx + kx - 1;
+        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+        for (let ci = 0; ci < cg; ci++) {
+          s += wt[((co * cg + ci) * 3 + ky) * 3 + kx] * x[(iy * w + ix) * c + ci0 + ci];
+        }
+      }
+    }
+    return s;
+  };
+}
+
 // ---------------------------------------------------------------- workloads
 
 function gemmWorkload(name: string, m: number, k: number, n: number): Workload {
@@ -234,29 +281,11 @@ const depthwise: Workload = {
         const tx = tf.tensor4d(x, [1, h, w, c]), tw = tf.tensor4d(wh, [3, 3, c, 1]);
         return tfRunner(tf, [tx, tw], () => tf.depthwiseConv2d(tx, tw, 1, "same"));
       },
-      ort: (ort, model) =>
-        ortRunner(
-          ort,
-          model,
-          { X: { data: nhwcToNchw(x, 1, h, w, c), dims: [1, c, h, w] } },
-          (d) => nchwToNhwc(d as Float32Array, 1, c, h, w),
-        ),
+      ort: (ort, model) => ortNhwcRunner(ort, model, x, h, w, c),
       check: {
         kind: "float",
         tol: 1e-5,
-        samples: () =>
-          sample(h * w * c, 1024, (i) => {
-            const ch = i % c, px = Math.floor(i / c), y = Math.floor(px / w), xx = px % w;
-            let s = 0;
-            for (let ky = 0; ky < 3; ky++) {
-              for (let kx = 0; kx < 3; kx++) {
-                const iy = y + ky - 1, ix = xx + kx - 1;
-                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                s += wt[ch * 9 + ky * 3 + kx] * x[(iy * w + ix) * c + ch];
-              }
-            }
-            return s;
-          }),
+        samples: () => sample(h * w * c, 1024, conv3x3At(x, wt, h, w, c, c)),
       },
     };
   },
@@ -288,31 +317,11 @@ const conv3x3: Workload = {
         const tx = tf.tensor4d(x, [1, h, w, c]), tw = tf.tensor4d(wh, [3, 3, c, c]);
         return tfRunner(tf, [tx, tw], () => tf.conv2d(tx, tw, 1, "same"));
       },
-      ort: (ort, model) =>
-        ortRunner(
-          ort,
-          model,
-          { X: { data: nhwcToNchw(x, 1, h, w, c), dims: [1, c, h, w] } },
-          (d) => nchwToNhwc(d as Float32Array, 1, c, h, w),
-        ),
+      ort: (ort, model) => ortNhwcRunner(ort, model, x, h, w, c),
       check: {
         kind: "float",
         tol: 1e-4,
-        samples: () =>
-          sample(h * w * c, 512, (i) => {
-            const co = i % c, px = Math.floor(i / c), y = Math.floor(px / w), xx = px % w;
-            let s = 0;
-            for (let ky = 0; ky < 3; ky++) {
-              for (let kx = 0; kx < 3; kx++) {
-                const iy = y + ky - 1, ix = xx + kx - 1;
-                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                for (let ci = 0; ci < c; ci++) {
-                  s += wt[((co * c + ci) * 3 + ky) * 3 + kx] * x[(iy * w + ix) * c + ci];
-                }
-              }
-            }
-            return s;
-          }),
+        samples: () => sample(h * w * c, 512, conv3x3At(x, wt, h, w, c, 1)),
       },
     };
   },
@@ -740,13 +749,7 @@ const codec: Workload = {
             return v;
           }));
       },
-      ort: (ort, model) =>
-        ortRunner(
-          ort,
-          model,
-          { X: { data: nhwcToNchw(x, 1, size, size, c), dims: [1, c, size, size] } },
-          (d) => nchwToNhwc(d as Float32Array, 1, c, size, size),
-        ),
+      ort: (ort, model) => ortNhwcRunner(ort, model, x, size, size, c),
       check: {
         kind: "float",
         tol: 1e-4,
