@@ -6,6 +6,7 @@
 import { decode, encode, inspect, loadModel, type Model } from "./src/api.ts";
 import { TesseraError } from "./src/errors.ts";
 import { decodeImage, encodePng } from "./src/io/image.ts";
+import { VQ_MAX_BEAMS } from "./src/ops/vq.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 /** Exit codes (sysexits). */
@@ -23,13 +24,15 @@ const USAGE = `tessera ${denoJson.version} — generative image compression on W
 
 Usage:
   tessera encode <image.png|jpg> -o <out.tsr> [--stages K | --bpp X | --max-bytes N]
-                 [--model NAME] [--background white|black|RRGGBB] [--force] [--cpu]
+                 [--beams B] [--model NAME] [--background white|black|RRGGBB] [--force] [--cpu]
   tessera decode <in.tsr> -o <out.png> [--stages K] [--best-effort] [--force] [--cpu]
   tessera info <in.tsr>
 
   --stages K      progressive stages to write / decode (1…5; each adds ~0.039 bpp)
   --bpp X         the most stages whose rate stays within X bits per pixel
   --max-bytes N   fit the whole file in N bytes, downscaling when needed
+  --beams B       index search width 1…8 (default 4; 1 = greedy, fastest): same size, better
+                  quality as B grows, slower encoding
   --model NAME    model to encode with (default progic-t); decode reads it from the file
   --background C  flatten transparent images onto this colour (default: refuse them)
   --best-effort   decode the intact stages of a damaged file
@@ -54,6 +57,7 @@ const VALUED = new Set([
   "--stages",
   "--bpp",
   "--max-bytes",
+  "--beams",
   "--model",
   "--background",
 ]);
@@ -94,6 +98,14 @@ function num(flags: Map<string, string | true>, k: string, integer: boolean): nu
     throw new UsageError(`${k} needs a positive ${integer ? "integer" : "number"}, got "${v}"`);
   }
   return n;
+}
+
+function beamsFlag(flags: Map<string, string | true>): number | undefined {
+  const b = num(flags, "--beams", true);
+  if (b !== undefined && b > VQ_MAX_BEAMS) {
+    throw new UsageError(`--beams needs an integer in 1…${VQ_MAX_BEAMS}, got ${b}`);
+  }
+  return b;
 }
 
 function colour(v: string | true | undefined): [number, number, number] | undefined {
@@ -188,6 +200,7 @@ export async function main(
           stages: num(a.flags, "--stages", true),
           bpp: num(a.flags, "--bpp", false),
           maxBytes: num(a.flags, "--max-bytes", true),
+          beams: beamsFlag(a.flags),
           background: colour(a.flags.get("--background")),
           onProgress: progress,
         };

@@ -132,6 +132,11 @@ export interface EncodeOptions extends AlphaOptions {
   readonly bpp?: number;
   /** Byte budget for the whole file (downscales when it must). */
   readonly maxBytes?: number;
+  /**
+   * Residual-VQ search width, 1…8 (default 4): wider searches write better streams of the same
+   * size, at some encode time; 1 is greedy. The decoder is the same either way.
+   */
+  readonly beams?: number;
   /** Progress messages. */
   readonly onProgress?: (message: string) => void;
 }
@@ -166,6 +171,7 @@ export async function encode(
     stages: options.stages,
     bpp: options.bpp,
     maxBytes: options.maxBytes,
+    beams: options.beams,
     onProgress: options.onProgress,
   };
   const r = await model.codec.encode(rgb, opts);

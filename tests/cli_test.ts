@@ -105,6 +105,17 @@ Deno.test({
       EXIT.usage,
     );
     await Deno.writeFile(`${dir}/in.png`, gradient(8, 8));
+    const wide = await run(
+      "encode",
+      `${dir}/in.png`,
+      "-o",
+      `${dir}/w.tsr`,
+      "--beams",
+      "9",
+      ...MODEL,
+    );
+    assertEquals(wide.code, EXIT.usage, wide.err);
+    assert(wide.err.includes("--beams needs an integer in 1…8"), wide.err);
     const noModel = await run(
       "encode",
       `${dir}/in.png`,

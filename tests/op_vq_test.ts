@@ -1,4 +1,4 @@
-import { F32_MAX, gather, vqResidual, vqSearch } from "../src/ops/vq.ts";
+import { F32_MAX, gather, vqBeamSelect, vqResidual, vqSearch } from "../src/ops/vq.ts";
 import { ShapeError } from "../src/errors.ts";
 import { cpuBackend } from "../src/graph/cpu_backend.ts";
 import type { GpuContext } from "../src/graph/device.ts";
@@ -281,4 +281,155 @@ Deno.test("vq: bad shapes fail at build time naming the op", () => {
     'vq_residual "res": indices must have shape [4]',
   );
   assertThrows(() => g.op(gather, [cb8], {}, "g2"), ShapeError, "expects 2 inputs");
+});
+
+/** dots = r · cbᵀ and ‖c‖² for a beam-select case, in f32 as a matmul would give them. */
+function beamInputs(r: Float32Array, cb: Float32Array, rows: number, k: number, d: number) {
+  const dots = new Float32Array(rows * k), norms = new Float32Array(k);
+  for (let c = 0; c < k; c++) {
+    let s = 0;
+    for (let e = 0; e < d; e++) s += cb[c * d + e] ** 2;
+    norms[c] = s;
+    for (let i = 0; i < rows; i++) {
+      let t = 0;
+      for (let e = 0; e < d; e++) t += r[i * d + e] * cb[c * d + e];
+      dots[i * k + c] = t;
+    }
+  }
+  return { dots, norms };
+}
+
+Deno.test({
+  name: "vq_beam_select: matches the float64 reference, near-ties exempted and counted",
+  ...GPU_TEST,
+  async fn() {
+    const ctx = (await gpu())!;
+    let seed = 90, exempt = 0, compared = 0;
+    // [P, BI, D, K, beams]: one beam in, many out (a first stage); more candidates than the
+    // 128 threads; BI·K = beams; a grid of positions; ProGIC-sized stages.
+    const cases = [[1, 1, 4, 5, 3], [7, 3, 8, 100, 8], [3, 2, 5, 4, 8], [33, 4, 16, 300, 4], [
+      40,
+      4,
+      256,
+      1024,
+      4,
+    ], [20, 1, 256, 1024, 8]];
+    for (const [p, bi, d, k, bo] of cases) {
+      const rand = rng(seed++);
+      const r = randomData(f32(p, bi, d), rand) as Float32Array;
+      const cb = randomData(f32(k, d), rand) as Float32Array;
+      const { dots, norms } = beamInputs(r, cb, p * bi, k, d);
+      const specs = [f32(p, bi, d), f32(p, bi, k), f32(k)];
+      const attrs = { beams: bo };
+      const [wantRows, wantCodes] = vqBeamSelect.cpu([r, dots, norms], specs, attrs);
+      const [gotRows, gotCodes] = await runOp(ctx, vqBeamSelect, attrs, [
+        { spec: specs[0], data: r },
+        { spec: specs[1], data: dots },
+        { spec: specs[2], data: norms },
+      ]);
+      const dist = (row: number, code: number) => {
+        let s = 0;
+        for (let e = 0; e < d; e++) s += r[row * d + e] ** 2;
+        return s - 2 * dots[row * k + code] + norms[code];
+      };
+      for (let pos = 0; pos < p; pos++) {
+        const rr = pos * bi;
+        let xx = 0;
+        for (let e = 0; e < bi * d; e++) xx = Math.max(xx, r[rr * d + e] ** 2);
+        // f32 rounding of ‖r‖² + ‖c‖² − 2·dot, as in the vq_search test
+        const tau = 8 * Math.sqrt(d) * 2 ** -24 * (d * xx + Math.max(...norms)) + 1e-6;
+        const want: number[] = [];
+        for (let j = 0; j < bo; j++) {
+          const i = pos * bo + j;
+          want.push(dist(wantRows[i], wantCodes[i]));
+          const got = dist(gotRows[i], gotCodes[i]);
+          assert(gotRows[i] >= rr && gotRows[i] < rr + bi, `case ${p},${bi}: row out of range`);
+          assert(
+            Math.abs(got - want[j]) <= 2 * tau,
+            `P${p} BI${bi} K${k}: position ${pos} beam ${j}: distance ${got}, want ${want[j]}`,
+          );
+        }
+        const clear = want.every((v, j) => j === 0 || v - want[j - 1] > tau);
+        const same = [...Array(bo).keys()].every((j) =>
+          gotRows[pos * bo + j] === wantRows[pos * bo + j] &&
+          gotCodes[pos * bo + j] === wantCodes[pos * bo + j]
+        );
+        if (!clear) exempt++;
+        else {
+          compared++;
+          assert(same, `P${p} BI${bi} K${k}: position ${pos}: candidates differ with clear gaps`);
+        }
+      }
+    }
+    console.log(`vq_beam_select: ${compared} positions equal, ${exempt} near-ties exempted`);
+    assert(compared > 5 * exempt, "too few clear cases to mean anything");
+  },
+});
+
+Deno.test({
+  name: "vq_beam_select: exact ties keep the lower beam, then the lower code",
+  ...GPU_TEST,
+  async fn() {
+    const ctx = (await gpu())!;
+    // Small integers make every distance exact in f32. Two identical beams and codes repeated
+    // at k, k + 50, k + 100 (across the threads' strided scans) tie in groups of six.
+    const p = 9, bi = 2, d = 6, k0 = 50, k = 3 * k0, bo = 8;
+    const rand = rng(7);
+    const base = randomData(i32(k0, d), rand, -2, 3);
+    const cb = new Float32Array(k * d);
+    for (let i = 0; i < cb.length; i++) cb[i] = base[i % (k0 * d)];
+    const r = new Float32Array(p * bi * d);
+    for (let pos = 0; pos < p; pos++) {
+      for (let e = 0; e < d; e++) {
+        const v = pos % 3 === 0 ? base[pos * d + e] : Math.floor(rand() * 5) - 2;
+        r[(pos * bi) * d + e] = r[(pos * bi + 1) * d + e] = v;
+      }
+    }
+    const { dots, norms } = beamInputs(r, cb, p * bi, k, d);
+    const specs = [f32(p, bi, d), f32(p, bi, k), f32(k)];
+    const [wantRows, wantCodes] = vqBeamSelect.cpu([r, dots, norms], specs, { beams: bo });
+    // The best group of six is (beam 0, beam 1) × (k, k + 50, k + 100), in candidate order.
+    const firstK = wantCodes[0];
+    assertEquals(
+      Array.from(wantCodes.slice(0, 6)),
+      [firstK, firstK + k0, firstK + 2 * k0, firstK, firstK + k0, firstK + 2 * k0],
+    );
+    assertEquals(Array.from(wantRows.slice(0, 6)), [0, 0, 0, 1, 1, 1]);
+    const [gotRows, gotCodes] = await runOp(ctx, vqBeamSelect, { beams: bo }, [
+      { spec: specs[0], data: r },
+      { spec: specs[1], data: dots },
+      { spec: specs[2], data: norms },
+    ]);
+    assertEquals(Array.from(gotRows), Array.from(wantRows));
+    assertEquals(Array.from(gotCodes), Array.from(wantCodes));
+  },
+});
+
+Deno.test("vq_beam_select: bad shapes and beam counts fail at build time", () => {
+  const g = new GraphBuilder();
+  const r = g.input("r", [5, 2, 8]);
+  const dots = g.input("dots", [5, 2, 16]);
+  const norms = g.input("norms", [16]);
+  assertThrows(
+    () => g.op(vqBeamSelect, [r, dots, norms], { beams: 9 }, "b9"),
+    ShapeError,
+    "beams must be an integer in 1…8",
+  );
+  assertThrows(
+    () => g.op(vqBeamSelect, [r, dots, g.input("n15", [15])], { beams: 2 }, "n"),
+    ShapeError,
+    "norms must be f32 [16]",
+  );
+  assertThrows(
+    () => g.op(vqBeamSelect, [r, g.input("d3", [5, 3, 16]), norms], { beams: 2 }, "d"),
+    ShapeError,
+    "dots must be f32 [5, 2, K]",
+  );
+  const small = g.input("small", [5, 1, 8]);
+  assertThrows(
+    () =>
+      g.op(vqBeamSelect, [small, g.input("ds", [5, 1, 3]), g.input("ns", [3])], { beams: 4 }, "s"),
+    ShapeError,
+    "1…3",
+  );
 });

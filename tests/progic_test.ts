@@ -8,8 +8,8 @@ import { webgpuBackend } from "../src/graph/webgpu_backend.ts";
 import type { RgbImage } from "../src/io/image.ts";
 import { toPaddedTensor } from "../src/io/resample.ts";
 import { readSafetensors } from "../src/io/safetensors.ts";
-import { ProgicCodec } from "../src/models/progic/codec.ts";
-import { decoderGraph, encoderGraph } from "../src/models/progic/network.ts";
+import { DEFAULT_BEAMS, ProgicCodec } from "../src/models/progic/codec.ts";
+import { decoderGraph, encoderGraph, encoderIndices } from "../src/models/progic/network.ts";
 import { loadProgicWeights, type ProgicWeights } from "../src/models/progic/weights.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { compare, gpu, GPU_TEST } from "./harness.ts";
@@ -100,7 +100,51 @@ async function checkParity(backend: Backend, label: string, model: string) {
     dec.dispose();
   }
   enc.dispose();
+  await checkBeamParity(backend, label, weights, g, data, height, width);
   return indices;
+}
+
+/**
+ * The beam search against the twin's (float64 distances): paths may differ only where both
+ * leave the same residual energy ‖y − Σ c‖² (near-ties), at most twice.
+ */
+async function checkBeamParity(
+  backend: Backend,
+  label: string,
+  weights: ProgicWeights,
+  g: (t: string) => { shape: readonly number[]; data: ArrayLike<number> },
+  data: Float32Array,
+  height: number,
+  width: number,
+) {
+  const { stages, c2: d } = weights.config;
+  const enc = await backend.compile(
+    encoderGraph(weights, height, width, { beams: DEFAULT_BEAMS }),
+  );
+  const hw = (height / 16) * (width / 16);
+  const got = encoderIndices(await enc.run({ image: data }), stages, hw);
+  enc.dispose();
+  const want = g("beam_indices").data, y = g("latent").data;
+  const energy = (pick: (s: number) => number, p: number) => {
+    let e = 0;
+    for (let c = 0; c < d; c++) {
+      let v = y[p * d + c];
+      for (let s = 0; s < stages; s++) v -= weights.codebooks[s][pick(s) * d + c];
+      e += v * v;
+    }
+    return e;
+  };
+  let flips = 0;
+  for (let p = 0; p < hw; p++) {
+    if (got.every((idx, s) => idx[p] === want[s * hw + p])) continue;
+    const a = energy((s) => got[s][p], p), b = energy((s) => want[s * hw + p], p);
+    assert(
+      Math.abs(a - b) <= NEAR_TIE * Math.max(a, b, 1),
+      `${label}: beam path at ${p} differs from the twin's (energy ${a} vs ${b})`,
+    );
+    flips++;
+  }
+  assert(flips <= 2, `${label}: ${flips} near-tie beam flips`);
 }
 
 for (const model of PARITY_MODELS) {
@@ -131,12 +175,20 @@ Deno.test({
     const img = goldenImage();
     const full = await c.encode(img);
     assertEquals(full.stages, 5);
-    const k2 = await c.encode(img, { stages: 2 });
     const dFull = await c.decode(full.bytes);
-    const dK2 = await c.decode(k2.bytes);
-    const dPrefix = await c.decode(full.bytes, { stages: 2 });
     assertEquals(dFull.stages, 5);
+    // A greedy search serves every prefix: 2 of 5 greedy stages = a greedy 2-stage stream. The
+    // default beam search aims at the last stage it writes, so its 2-stage stream differs.
+    const greedy = await c.encode(img, { beams: 1 });
+    const dPrefix = await c.decode(greedy.bytes, { stages: 2 });
+    const dK2 = await c.decode((await c.encode(img, { stages: 2, beams: 1 })).bytes);
     assertEquals(dPrefix.image.data, dK2.image.data, "decoding 2 of 5 stages = a 2-stage stream");
+    const beamK2 = await c.encode(img, { stages: 2 });
+    assertEquals(beamK2.bytes.length, (await c.encode(img, { stages: 2, beams: 1 })).bytes.length);
+    assert(
+      (await c.decode(beamK2.bytes)).image.data.some((v, i) => v !== dK2.image.data[i]),
+      "the beam search changed nothing",
+    );
     assertEquals(dFull.image.width, img.width);
     // Cut the file right after stage 3: it still decodes 3 stages.
     const ends = readContainer(full.bytes).segmentEnds;

@@ -37,11 +37,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
 from losses import ms_ssim  # noqa: E402
-from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, param_names  # noqa: E402
+from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, beam_search, param_names  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 FORMAT = "tessera-progic-1"
+# Residual-VQ search width of the TypeScript encoder by default (DEFAULT_BEAMS in
+# src/models/progic/codec.ts): the manifest measures what `mod.ts encode` writes.
+DEFAULT_BEAMS = 4
 
 
 def is_f32_kept(name):
@@ -106,9 +109,11 @@ def butteraugli(ref_ppm, dist_ppm):
 
 
 @torch.no_grad()
-def evaluate(model, files, stages=None, log=print, with_butteraugli=None):
+def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=1):
     """-> list of per-stage dicts {stage, bpp, psnr, ms_ssim[, butteraugli, butteraugli3]} averaged
-    over files. Butteraugli is measured when libjxl's butteraugli_main is on PATH (or when asked)."""
+    over files. Butteraugli is measured when libjxl's butteraugli_main is on PATH (or when asked).
+    beams > 1: each stage count s is encoded as the codec encodes `--stages s`, by a beam search
+    over the first s codebooks; beams = 1: greedy, one search serves every prefix."""
     N = model.N
     stages = stages or list(range(1, N + 1))
     if with_butteraugli is None:
@@ -124,11 +129,16 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None):
             img = load_rgb(f)
             H, W = img.shape[:2]
             x = torch.from_numpy(img).float() / 255.0
-            idx = model.compress(x)
+            if beams > 1:
+                y = model.encode(model.pad16(model.to_nchw(x)))[0].permute(1, 2, 0)
+            else:
+                idx = model.compress(x)
             xt = x.permute(2, 0, 1)[None].double()
             if with_butteraugli:
                 write_ppm(ref, img)
             for s in stages:
+                if beams > 1:
+                    idx = beam_search(y, model.rvq.codebooks, beams, stages=s)
                 rec = model.decompress(idx, s, H, W)
                 q8 = torch.round(rec * 255.0).clamp(0, 255)
                 rt = (q8 / 255.0).permute(2, 0, 1)[None].double()
@@ -177,6 +187,8 @@ def main(argv=None):
     ap.add_argument("--no-golden", action="store_true",
                     help="do not rewrite tests/golden/<config>.safetensors from the new weights")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--beams", type=int, default=DEFAULT_BEAMS,
+                    help="residual-VQ search width of the evaluation (the TypeScript encoder's default)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
 
@@ -228,11 +240,14 @@ def main(argv=None):
             files = files[:a.limit]
         t0 = time.time()
         em = model_from_safetensors(wpath, a.config)
-        q = evaluate(em, files)
+        q = evaluate(em, files, beams=a.beams)
         manifest["quality"] = {
             "dataset": f"bsds500/test ({len(files)} of 200 images{'' if not a.limit else ', --limit'})",
             "images": len(files),
-            "method": "codec path (replicate pad to x16, crop), 8-bit output, weights as stored; PSNR RGB; "
+            "method": "codec path (replicate pad to x16, crop), 8-bit output, weights as stored; "
+                      + (f"beam search {a.beams} wide over the first s codebooks for stage s; " if a.beams > 1
+                         else "greedy search; ")
+                      + "PSNR RGB; "
                       "MS-SSIM 5 scales Gaussian 11/1.5, RGB channel mean; bpp = 10*s*ceil(H/16)*ceil(W/16)/(H*W)"
                       + ("; Butteraugli: libjxl butteraugli_main --pnorm 3 on PPM (80 nits), max-norm and 3-norm"
                          if BUTTERAUGLI else ""),
@@ -244,7 +259,7 @@ def main(argv=None):
                   if "butteraugli" in r else "")
             print(f"  stage {r['stage']}: bpp {r['bpp']:.4f} psnr {r['psnr']:.3f} ms-ssim {r['ms_ssim']:.5f}{ba}")
         if a.compare_f32:
-            q32 = evaluate(model.float().eval(), files)
+            q32 = evaluate(model.float().eval(), files, beams=a.beams)
             manifest["quality_unrounded_f32"] = q32
             for r, r32 in zip(q, q32):
                 print(f"  stage {r['stage']}: stored-vs-f32 dPSNR {r['psnr'] - r32['psnr']:+.4f} "

@@ -12,7 +12,8 @@ wins ties; `gap` (second-best minus best distance) flags near-ties.
 
 Contents: input [H, W, 3] f32 in [0, 1] (a 70x50 crop of a BSDS500 test image: not a multiple of
 16, so padding is exercised), indices [N, h, w] i32, gap [N, h, w] f32, latent [h, w, C2] f32
-(encoder output y), recon [N, H, W, 3] f32 (stages 1..N, clamped, not rounded).
+(encoder output y), recon [N, H, W, 3] f32 (stages 1..N, clamped, not rounded), beam_indices [N, h, w]
+i32 (the beam search of the default encoder, DEFAULT_BEAMS wide, distances in F64).
 """
 
 import argparse
@@ -29,8 +30,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
-from export import FORMAT, export_tensors, model_from_safetensors, sha256, write_weights  # noqa: E402
-from progic import CONFIGS, ProGIC, exact_search  # noqa: E402
+from export import DEFAULT_BEAMS, FORMAT, export_tensors, model_from_safetensors, sha256, write_weights  # noqa: E402
+from progic import CONFIGS, ProGIC, beam_search, exact_search  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -103,6 +104,7 @@ def main(argv=None):
         xp = ProGIC.pad16(ProGIC.to_nchw(x))
         y = model.encode(xp)[0].permute(1, 2, 0).contiguous()  # [h, w, C2]
         idx, gap = exact_search(y, model.rvq.codebooks)
+        beam = beam_search(y, model.rvq.codebooks, DEFAULT_BEAMS, exact=True)
         fast = model.compress(x)
         mism = int((fast != idx).sum())
         recon = torch.stack([model.decompress(idx, s, H, W) for s in range(1, model.N + 1)])
@@ -112,16 +114,19 @@ def main(argv=None):
         "gap": gap.numpy().astype(np.float32),
         "latent": y.numpy().astype(np.float32),
         "recon": recon.numpy().astype(np.float32),
+        "beam_indices": beam.numpy().astype(np.int32),
     }
     meta = {"config": a.config, "format": FORMAT + "-golden", "weights": os.path.relpath(wpath, ROOT),
             "weights_sha256": sha256(wpath), "image": f"bsds500/{IMAGE}",
             "crop": f"left={c['left']} top={c['top']} width={W} height={H}",
-            "search": "f32 residuals, f64 exact distances, lowest index wins ties"}
+            "search": "f32 residuals, f64 exact distances, lowest index wins ties",
+            "beams": str(DEFAULT_BEAMS)}
     os.makedirs(os.path.dirname(out), exist_ok=True)
     st_io.save(out, tens, metadata=meta)
     psnr = [float(-10 * torch.log10(((r - x) ** 2).mean())) for r in recon]
     print(f"wrote {out} ({os.path.getsize(out)} bytes): input {tuple(x.shape)}, indices {tuple(idx.shape)}, "
           f"min gap {gap.min().item():.3e}, fast-vs-exact index mismatches {mism}, "
+          f"beam-vs-greedy positions changed {int((beam != idx).any(0).sum())}, "
           f"latent rms {y.pow(2).mean().sqrt().item():.4f}, "
           f"recon psnr per stage {' '.join(f'{p:.2f}' for p in psnr)}, "
           f"clamped {float(((recon == 0) | (recon == 1)).float().mean()):.3f}")

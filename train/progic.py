@@ -379,11 +379,14 @@ class ProGIC(nn.Module):
         return t.permute(2, 0, 1)[None].float()
 
     @torch.no_grad()
-    def compress(self, img, exact=False):
-        """img [H, W, 3] (or [H, W] / [H, W, 1]) float in [0, 1] -> indices [N, h, w] (int64)."""
+    def compress(self, img, exact=False, beams=1):
+        """img [H, W, 3] (or [H, W] / [H, W, 1]) float in [0, 1] -> indices [N, h, w] (int64).
+        beams > 1: beam search (`beam_search`) instead of greedy nearest codes."""
         dev = self.rvq.codebooks.device
         x = self.pad16(self.to_nchw(img).to(dev))
         y = self.encode(x)
+        if beams > 1:
+            return beam_search(y[0].permute(1, 2, 0), self.rvq.codebooks, beams, exact=exact)
         if exact:
             idx, _ = exact_search(y[0].permute(1, 2, 0), self.rvq.codebooks)
             return idx
@@ -416,6 +419,37 @@ def exact_search(y_hwc, codebooks):
         gaps.append((two.values[:, 1] - two.values[:, 0]).float().view(h, w))
         r = r - cb[idx]
     return torch.stack(idxs), torch.stack(gaps)
+
+
+def beam_widths(stages, beams):
+    """Beams kept after each stage of a `beams`-wide search (as src/models/progic/network.ts):
+    `beams` after every stage but the last, which keeps the winner."""
+    return [beams if s < stages - 1 else 1 for s in range(stages)]
+
+
+@torch.no_grad()
+def beam_search(y_hwc, codebooks, beams, stages=None, exact=False):
+    """Residual-VQ beam search: keeps the `beam_widths` cheapest partial paths by residual energy
+    ‖r_b − c_k‖² = ‖r_b‖² − 2 r_b·c_k + ‖c_k‖² (candidates in ascending order, the lower b·K + k
+    first on ties), residuals in float32, distances in float64 when `exact` (golden vectors).
+    y_hwc [h, w, C2] -> indices [stages, h, w] int64 of the winning path."""
+    h, w, C = y_hwc.shape
+    S = stages or codebooks.shape[0]
+    dt = torch.float64 if exact else torch.float32
+    res = y_hwc.reshape(-1, 1, C).float()  # [P, b, C]
+    P = res.shape[0]
+    path = torch.zeros(P, 1, 0, dtype=torch.long, device=res.device)
+    for s, keep in enumerate(beam_widths(S, beams)):
+        cb = codebooks[s].float()
+        K = cb.shape[0]
+        r, c = res.to(dt), cb.to(dt)
+        d = (r * r).sum(-1, keepdim=True) - 2.0 * (r @ c.t()) + (c * c).sum(-1)  # [P, b, K]
+        order = torch.sort(d.reshape(P, -1), dim=1, stable=True).indices[:, :keep]
+        src, code = order // K, order % K
+        res = torch.gather(res, 1, src[..., None].expand(-1, -1, C)) - cb[code]
+        path = torch.cat([torch.gather(path, 1, src[..., None].expand(-1, -1, path.shape[2])),
+                          code[..., None]], 2)
+    return path[:, 0, :].t().reshape(S, h, w)
 
 
 def param_names(model):

@@ -10,6 +10,8 @@
 - shapes of encode / quantize / decode / compress / decompress (padding + crop, 70x50)
 - per-sample stage modulation == per-int stage modulation
 - RVQ: lowest index wins ties; fast search == exact search on random data
+- RVQ beam search: width 1 == greedy; wider lowers the total residual energy; == brute force on a
+  toy codebook; ties keep the lower code
 - safetensors round trip (F32/F16/I32, alignment) and export -> load round trip
 - training resume round trip: ckpt.pt (bitwise-continuing) and slim resume.pt
 """
@@ -33,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from losses import err_per_sample  # noqa: E402
 from export import export_tensors, model_from_safetensors, write_weights  # noqa: E402
-from progic import CONFIGS, DCB, ProGIC, exact_search, param_names, sq_dist  # noqa: E402
+from progic import CONFIGS, DCB, ProGIC, beam_search, beam_widths, exact_search, param_names, sq_dist  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -229,6 +231,27 @@ def main():
     near = gap < 1e-4
     assert torch.equal(idx_e[~near], idx_f[:, 0][~near])
     ok("RVQ: lowest index wins ties; fast search == exact search")
+
+    # -- beam search: width 1 is the greedy search; wider leaves less residual energy in total (not
+    # at every position: the greedy path can fall off the beam), equals a brute force over all
+    # paths of a tiny codebook, and keeps the lower code on ties
+    assert beam_widths(5, 4) == [4, 4, 4, 4, 1] and beam_widths(1, 4) == [1]
+    assert torch.equal(beam_search(yv, m.rvq.codebooks, 1, exact=True), idx_e)
+    energy = lambda idx, cbs, y: (y - sum(cbs[s][idx[s]] for s in range(idx.shape[0]))).pow(2).sum(-1)
+    wide = beam_search(yv, m.rvq.codebooks, 4, exact=True)
+    e1, e4 = energy(idx_e, m.rvq.codebooks, yv), energy(wide, m.rvq.codebooks, yv)
+    assert e4.sum() < 0.99 * e1.sum(), (e1.sum(), e4.sum())
+    tiny = torch.randn(2, 5, 2, generator=g)
+    ys = torch.randn(4, 3, 2, generator=g)
+    paths = torch.cartesian_prod(torch.arange(5), torch.arange(5))  # all 25 two-stage paths
+    best = energy(paths.t()[:, :, None, None].expand(2, 25, 4, 3), tiny, ys[None]).argmin(0)
+    got = beam_search(ys, tiny, 8, exact=True)  # 8 ≥ 5 codes: the second stage sees every path
+    assert got.shape == (2, 4, 3)
+    assert torch.allclose(energy(got, tiny, ys), energy(paths[best].permute(2, 0, 1), tiny, ys), atol=1e-6)
+    dup = torch.stack([torch.eye(2).repeat(2, 1)] * 2)  # codes 0,1 == codes 2,3
+    assert beam_search(torch.tensor([[[1.0, 0.0]]]), dup, 4, exact=True).flatten().tolist()[0] == 0
+    ok(f"RVQ beam search: width 1 == greedy; width 4 energy {e4.sum():.2f} < greedy {e1.sum():.2f}; "
+       f"== brute force on a 5-code toy; ties keep the lower code")
 
     # -- EMA update + restarts
     mt = ProGIC("progic-test").train()

@@ -249,7 +249,9 @@ async function benchSize(width: number, height: number): Promise<SizeResult> {
     }, r.enc.ort);
   }
   const [tessOut, ortIdx] = await timeAll(
-    [() => model.codec.encodeIndices(img), ortEnc && (() => ortEnc!.run())],
+    // greedy search: the work the ONNX encoder does (the default beam search costs more, see
+    // bench/RESULTS.md)
+    [() => model.codec.encodeIndices(img, { beams: 1 }), ortEnc && (() => ortEnc!.run())],
     [r.enc.tessera, r.enc.ort ?? {}],
   );
   await ortEnc?.release();
@@ -466,7 +468,7 @@ function report(res: SizeResult[], torch: TorchReport | null): string {
   L.push(
     `- Method: per operation the first run is timed apart ("1st", pipeline compilation included), ` +
       `then ${warmup - 1} more untimed warm-up run(s) and ${iters} timed runs interleaved across ` +
-      "Tessera and ORT; median (min) wall ms. Tessera encode = `codec.encodeIndices(image)` " +
+      "Tessera and ORT; median (min) wall ms. Tessera encode = `codec.encodeIndices(image, { beams: 1 })` (greedy, as the ONNX encoder) " +
       "(8-bit image → padded float tensor, upload, one submit, readback of the indices); decode " +
       `= \`codec.decodeIndices(all ${weights.config.stages} stages)\` (upload of the indices, ` +
       "one submit, readback, float → 8-bit image). ORT = `session.run` with CPU tensors in and " +

@@ -1,7 +1,8 @@
 /**
- * Vector-quantisation ops for residual-VQ codecs: nearest-codebook search, codebook gather and
- * the fused residual update `r − codebook[idx]`. Vectors lie along the innermost axis
- * (`[..., D]`, channels-last), so M vectors of length D are simply `numel / D` rows.
+ * Vector-quantisation ops for residual-VQ codecs: nearest-codebook search, a beam-search step,
+ * codebook gather and the fused residual update `r − codebook[idx]`. Vectors lie along the
+ * innermost axis (`[..., D]`, channels-last), so M vectors of length D are simply `numel / D`
+ * rows.
  *
  * Indices are i32. Wherever an op reads the codebook at an index, out-of-range indices are
  * clamped to [0, K − 1] on the GPU and in the CPU reference alike, so a corrupt bitstream can
@@ -18,6 +19,7 @@ import vqSearchSwWgsl from "../../shaders/vq_search_sw.wgsl" with { type: "text"
 import padLastWgsl from "../../shaders/pad_last.wgsl" with { type: "text" };
 import gatherWgsl from "../../shaders/gather.wgsl" with { type: "text" };
 import vqResidualWgsl from "../../shaders/vq_residual.wgsl" with { type: "text" };
+import vqBeamSelectWgsl from "../../shaders/vq_beam_select.wgsl" with { type: "text" };
 
 /** Largest finite f32: the `gap` {@link vqSearch} reports when the codebook has one code. */
 export const F32_MAX: number = 3.4028234663852886e38;
@@ -283,5 +285,120 @@ export const vqResidual: OpDef<NoAttrs> = {
   },
   flops(inputs) {
     return numel(inputs[0].shape);
+  },
+};
+
+/** Most beams {@link vqBeamSelect} keeps (its kernel's fixed list length). */
+export const VQ_MAX_BEAMS = 8;
+
+/** Attributes of {@link vqBeamSelect}. */
+export interface VqBeamAttrs {
+  /** Beams kept for the next stage, 1…{@link VQ_MAX_BEAMS}. */
+  readonly beams: number;
+}
+
+/**
+ * One stage of a residual-VQ beam search. Inputs: r `[P, BI, D]` (BI beams' residuals at each
+ * of P positions), dots `[P, BI, K]` = r · codebookᵀ (a {@link matmul}) and the codebook's
+ * squared norms `[K]`. Of the BI·K candidates (beam b, code k) at each position it keeps the
+ * `beams` with the smallest ‖r_b − c_k‖² = ‖r_b‖² − 2·dots + ‖c_k‖², in ascending order, the
+ * lower candidate number b·K + k first on exact ties. Outputs i32 `[P, beams]`: rows (the
+ * parent's row p·BI + b of r as `[P·BI, D]`) and codes (k).
+ *
+ * The GPU works in f32, so where two candidates lie within f32 rounding of each other it may
+ * keep either; the CPU reference evaluates the same formula in float64.
+ */
+export const vqBeamSelect: OpDef<VqBeamAttrs> = {
+  type: "vq_beam_select",
+  infer(inputs, attrs, name) {
+    const [r, dots, norms] = expectInputs("vq_beam_select", name, inputs, 3);
+    const t = "vq_beam_select";
+    check(
+      r.dtype === "f32" && r.shape.length === 3,
+      t,
+      name,
+      `r must be f32 [P, BI, D], got ${desc(r)}`,
+    );
+    const [p, bi] = r.shape;
+    check(
+      dots.dtype === "f32" && dots.shape.length === 3 && dots.shape[0] === p &&
+        dots.shape[1] === bi,
+      t,
+      name,
+      `dots must be f32 [${p}, ${bi}, K], got ${desc(dots)}`,
+    );
+    const k = dots.shape[2];
+    check(
+      norms.dtype === "f32" && norms.shape.length === 1 && norms.shape[0] === k,
+      t,
+      name,
+      `codebook norms must be f32 [${k}], got ${desc(norms)}`,
+    );
+    const b = attrs.beams;
+    check(
+      Number.isInteger(b) && b >= 1 && b <= VQ_MAX_BEAMS && b <= bi * k,
+      t,
+      name,
+      `beams must be an integer in 1…${Math.min(VQ_MAX_BEAMS, bi * k)}, got ${b}`,
+    );
+    return [{ shape: [p, b], dtype: "i32" }, { shape: [p, b], dtype: "i32" }];
+  },
+  cpu(inputs, specs, attrs) {
+    const [r, dots, norms] = inputs as Float32Array[];
+    const [p, bi, d] = specs[0].shape;
+    const k = specs[2].shape[0];
+    const bo = attrs.beams;
+    const rows = new Int32Array(p * bo), codes = new Int32Array(p * bo);
+    const rn = new Float64Array(bi);
+    for (let pos = 0; pos < p; pos++) {
+      for (let b = 0; b < bi; b++) {
+        let s = 0;
+        for (let e = 0; e < d; e++) s += r[((pos * bi + b) * d) + e] ** 2;
+        rn[b] = s;
+      }
+      // sorted (distance, candidate) pairs; candidates come in increasing order, so a strict <
+      // keeps the lower candidate first on ties
+      const bd = new Float64Array(bo).fill(Infinity), bc = new Int32Array(bo).fill(-1);
+      for (let c = 0; c < bi * k; c++) {
+        const b = Math.floor(c / k), code = c - b * k;
+        const dist = rn[b] - 2 * dots[(pos * bi + b) * k + code] + norms[code];
+        if (!(dist < bd[bo - 1])) continue;
+        let j = bo - 1;
+        for (; j > 0 && dist < bd[j - 1]; j--) {
+          bd[j] = bd[j - 1];
+          bc[j] = bc[j - 1];
+        }
+        bd[j] = dist;
+        bc[j] = c;
+      }
+      for (let j = 0; j < bo; j++) {
+        const b = Math.floor(bc[j] / k);
+        rows[pos * bo + j] = pos * bi + b;
+        codes[pos * bo + j] = bc[j] - b * k;
+      }
+    }
+    return [rows, codes];
+  },
+  gpu(inputs, _outputs, attrs, caps): GpuPlan {
+    const [p, bi, d] = inputs[0].shape;
+    const k = inputs[2].shape[0];
+    return {
+      launches: [{
+        label: "vq_beam_select",
+        code: vqBeamSelectWgsl,
+        bindings: [
+          { slot: 0, access: "read", ref: { input: 0 } },
+          { slot: 1, access: "read", ref: { input: 1 } },
+          { slot: 2, access: "read", ref: { input: 2 } },
+          { slot: 3, access: "write", ref: { output: 0 } },
+          { slot: 4, access: "write", ref: { output: 1 } },
+          { slot: 15, access: "uniform", ref: { uniform: uniforms([p, bi, attrs.beams, k, d]) } },
+        ],
+        workgroups: fold1d(p, caps),
+      }],
+    };
+  },
+  flops(inputs) {
+    return 3 * numel(inputs[1].shape);
   },
 };

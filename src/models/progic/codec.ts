@@ -20,7 +20,8 @@ import {
   stagePayloadBytes,
   writeProgic,
 } from "./bitstream.ts";
-import { decoderGraph, encoderGraph } from "./network.ts";
+import { decoderGraph, encoderGraph, encoderIndices } from "./network.ts";
+import { VQ_MAX_BEAMS } from "../../ops/vq.ts";
 import type { ProgicWeights } from "./weights.ts";
 
 /** How a stream's size is chosen. At most one of `stages`, `bpp`, `maxBytes`. */
@@ -35,8 +36,25 @@ export interface ProgicEncodeOptions {
    * is closest (MSE) to the original.
    */
   readonly maxBytes?: number;
+  /**
+   * Residual-VQ search width, 1…8: 1 takes each stage's nearest code (greedy); more keeps that
+   * many partial paths and writes the one with the least final error, which costs encode time
+   * only (the stream format and the decoder are the same). Default {@link DEFAULT_BEAMS}.
+   */
+  readonly beams?: number;
   /** Called with progress messages. */
   readonly onProgress?: (message: string) => void;
+}
+
+/** Default residual-VQ search width of {@link ProgicCodec.encode} (bench/RESULTS.md). */
+export const DEFAULT_BEAMS = 4;
+
+/** What {@link ProgicCodec.encodeIndices} searches for. */
+export interface ProgicSearchOptions {
+  /** Stages to search (1…N, default N): a beam search aims at the last of them. */
+  readonly stages?: number;
+  /** Search width (default {@link DEFAULT_BEAMS}); see {@link ProgicEncodeOptions.beams}. */
+  readonly beams?: number;
 }
 
 /** What an encode produced. */
@@ -171,21 +189,32 @@ export class ProgicCodec {
     return e;
   }
 
-  /** Runs the encoder: RVQ indices of every stage on the image's latent grid. */
-  async encodeIndices(img: RgbImage): Promise<{ indices: Int32Array[]; h: number; w: number }> {
+  /** Runs the encoder: RVQ indices of the searched stages on the image's latent grid. */
+  async encodeIndices(
+    img: RgbImage,
+    opts: ProgicSearchOptions = {},
+  ): Promise<{ indices: Int32Array[]; h: number; w: number }> {
+    const stages = opts.stages ?? this.config.stages;
+    const beams = opts.beams ?? DEFAULT_BEAMS;
+    if (!Number.isInteger(stages) || stages < 1 || stages > this.config.stages) {
+      throw new InvalidArgumentError(`stages must be 1…${this.config.stages}, got ${stages}`);
+    }
+    if (!Number.isInteger(beams) || beams < 1 || beams > VQ_MAX_BEAMS) {
+      throw new InvalidArgumentError(`beams must be an integer in 1…${VQ_MAX_BEAMS}, got ${beams}`);
+    }
     const t = toPaddedTensor(img, LATENT_STRIDE);
     const { h, w } = gridOf(img.width, img.height);
     const plan = planTiles(h, w, this.#tile, tileMargin(this.config));
     const [th, tw] = plan.size;
     const exe = await this.#exe(
-      `enc:${th}x${tw}`,
-      () => encoderGraph(this.weights, th * 16, tw * 16),
+      `enc:${th}x${tw}:${stages}:${beams}`,
+      () => encoderGraph(this.weights, th * 16, tw * 16, { stages, beams }),
     );
-    const out = Array.from({ length: this.config.stages }, () => new Int32Array(h * w));
+    const out = Array.from({ length: stages }, () => new Int32Array(h * w));
     for (const tile of plan.tiles) {
       const input = cropTensor(t.data, t.width, tile.y0 * 16, tile.x0 * 16, th * 16, tw * 16);
-      const res = await exe.run({ image: input });
-      out.forEach((dst, s) => copyCore(res[`indices${s}`] as Int32Array, tw, dst, w, tile));
+      const found = encoderIndices(await exe.run({ image: input }), stages, th * tw);
+      out.forEach((dst, s) => copyCore(found[s], tw, dst, w, tile));
     }
     return { indices: out, h, w };
   }
@@ -227,7 +256,9 @@ export class ProgicCodec {
     if (modes.length > 1) {
       throw new InvalidArgumentError("give at most one of stages, bpp, maxBytes");
     }
-    if (opts.maxBytes !== undefined) return this.#encodeBudget(img, opts.maxBytes, opts.onProgress);
+    if (opts.maxBytes !== undefined) {
+      return this.#encodeBudget(img, opts.maxBytes, opts.beams, opts.onProgress);
+    }
     let stages = n;
     if (opts.stages !== undefined) {
       if (!Number.isInteger(opts.stages) || opts.stages < 1 || opts.stages > n) {
@@ -249,8 +280,8 @@ export class ProgicCodec {
       }
     }
     opts.onProgress?.(`encoding ${img.width}×${img.height}, ${stages} stage(s)`);
-    const { indices } = await this.encodeIndices(img);
-    return this.#pack(img.width, img.height, img, indices.slice(0, stages));
+    const { indices } = await this.encodeIndices(img, { stages, beams: opts.beams });
+    return this.#pack(img.width, img.height, img, indices);
   }
 
   #pack(width: number, height: number, coded: RgbImage, indices: Int32Array[]): ProgicEncodeResult {
@@ -289,6 +320,7 @@ export class ProgicCodec {
   async #encodeBudget(
     img: RgbImage,
     maxBytes: number,
+    beams: number | undefined,
     progress?: (m: string) => void,
   ): Promise<ProgicEncodeResult> {
     const bits = Math.log2(this.config.codes);
@@ -327,8 +359,7 @@ export class ProgicCodec {
       const cw = Math.max(1, Math.round(img.width * s)),
         ch = Math.max(1, Math.round(img.height * s));
       const coded = resize(img, cw, ch);
-      const { indices } = await this.encodeIndices(coded);
-      const kept = indices.slice(0, k);
+      const { indices: kept } = await this.encodeIndices(coded, { stages: k, beams });
       const rec = resize(await this.decodeIndices(kept, cw, ch), img.width, img.height);
       const mse = meanSquaredError(rec, img);
       progress?.(

@@ -11,8 +11,10 @@ import { type Graph, GraphBuilder, type Value } from "../../graph/graph.ts";
 import { conv2d, type Conv2dAttrs } from "../../ops/conv2d.ts";
 import { binary, gate } from "../../ops/elementwise.ts";
 import type { Activation } from "../../ops/epilogue.ts";
-import { pixelShuffle, pixelUnshuffle } from "../../ops/layout.ts";
-import { gather, vqResidual, vqSearch } from "../../ops/vq.ts";
+import { pixelShuffle, pixelUnshuffle, reshape } from "../../ops/layout.ts";
+import { matmul } from "../../ops/matmul.ts";
+import type { HostArray } from "../../graph/tensor.ts";
+import { gather, VQ_MAX_BEAMS, vqBeamSelect, vqResidual, vqSearch } from "../../ops/vq.ts";
 import { LATENT_STRIDE } from "./config.ts";
 import type {
   AttentionWeights,
@@ -91,6 +93,46 @@ function pick(m: Modulation | undefined, stage: number) {
 export interface EncoderGraphOptions {
   /** Also output the latent `y` and each stage's search gap (for parity tests). */
   readonly debug?: boolean;
+  /**
+   * Residual-VQ search width: 1 = greedy (each stage takes the code nearest its residual);
+   * B > 1 = beam search keeping the B best partial paths (lowest residual energy), which
+   * lowers the final stage's error; see {@link beamWidths}. Default 1.
+   */
+  readonly beams?: number;
+  /** Search only the first `stages` codebooks (default all); a beam search aims at the last. */
+  readonly stages?: number;
+}
+
+/**
+ * Beams kept after each stage of a B-wide search: B after every stage but the last, which keeps
+ * the winner. The search aims at the last searched stage only, so a shorter prefix of its stream
+ * can decode slightly worse than a greedy one (bench/RESULTS.md).
+ */
+export function beamWidths(stages: number, beams: number): number[] {
+  return Array.from({ length: stages }, (_, s) => (s < stages - 1 ? beams : 1));
+}
+
+// Transposed codebooks and their squared norms, made once per codebook array so that every
+// encoder graph passes the same constants (uploaded once per device).
+const searchConstants = new WeakMap<Float32Array, { t: Float32Array; norms: Float32Array }>();
+
+function codebookConstants(cb: Float32Array, k: number, d: number) {
+  let c = searchConstants.get(cb);
+  if (!c) {
+    const t = new Float32Array(k * d), norms = new Float32Array(k);
+    for (let i = 0; i < k; i++) {
+      let s = 0;
+      for (let e = 0; e < d; e++) {
+        const v = cb[i * d + e];
+        t[e * k + i] = v;
+        s += v * v;
+      }
+      norms[i] = s;
+    }
+    c = { t, norms };
+    searchConstants.set(cb, c);
+  }
+  return c;
 }
 
 /**
@@ -112,15 +154,87 @@ export function encoderGraph(
   let y = b.conv(p, w.enc.down, "enc.down", { stride: 2, padding: 1 });
   y = b.attention(y, w.enc.attn, "enc.attn", 0);
   if (opts.debug) g.output("latent", y);
+  const beams = opts.beams ?? 1;
+  if (!(Number.isInteger(beams) && beams >= 1 && beams <= VQ_MAX_BEAMS)) {
+    throw new RangeError(`beams must be an integer in 1…${VQ_MAX_BEAMS}, got ${beams}`);
+  }
+  const books = w.codebooks.slice(0, opts.stages ?? w.codebooks.length);
+  if (books.length < 1) throw new RangeError(`stages must be ≥ 1, got ${opts.stages}`);
+  if (beams > 1) {
+    beamSearch(g, y, w, books, beams);
+    return g.build();
+  }
   let r = y;
-  w.codebooks.forEach((cb, s) => {
+  books.forEach((cb, s) => {
     const book = g.constant(`rvq.${s}`, cb, [w.config.codes, w.config.c2]);
     const [idx, gap] = g.op(vqSearch, [r, book], {}, `rvq.search${s}`);
     g.output(`indices${s}`, idx);
     if (opts.debug) g.output(`gap${s}`, gap);
-    if (s + 1 < w.codebooks.length) r = g.op1(vqResidual, [r, book, idx], {}, `rvq.residual${s}`);
+    if (s + 1 < books.length) r = g.op1(vqResidual, [r, book, idx], {}, `rvq.residual${s}`);
   });
   return g.build();
+}
+
+/**
+ * Adds a beam search over the residual-VQ stages of latent y `[1, h, w, C2]`. Outputs, per
+ * stage s, `beamRows{s}` and `beamCodes{s}` (i32 `[h·w, kept]`, see {@link vqBeamSelect});
+ * {@link encoderIndices} follows them back from the winner.
+ */
+function beamSearch(
+  g: GraphBuilder,
+  y: Value,
+  w: ProgicWeights,
+  books: readonly Float32Array[],
+  beams: number,
+): void {
+  const { codes: k, c2: d } = w.config;
+  const positions = y.spec.shape[1] * y.spec.shape[2];
+  const widths = beamWidths(books.length, beams);
+  let r = g.op1(reshape, [y], { shape: [positions, 1, d] }, "rvq.beams0");
+  books.forEach((cb, s) => {
+    const c = codebookConstants(cb, k, d);
+    const dots = g.op1(matmul, [r, g.constant(`rvq.${s}.t`, c.t, [d, k])], {}, `rvq.dots${s}`);
+    const norms = g.constant(`rvq.${s}.norms`, c.norms, [k]);
+    const [rows, codes] = g.op(
+      vqBeamSelect,
+      [r, dots, norms],
+      { beams: widths[s] },
+      `rvq.beam${s}`,
+    );
+    g.output(`beamRows${s}`, rows);
+    g.output(`beamCodes${s}`, codes);
+    if (s + 1 === books.length) return;
+    const flat = g.op1(reshape, [r], { shape: [-1, d] }, `rvq.flat${s}`);
+    const parents = g.op1(gather, [flat, rows], {}, `rvq.parents${s}`);
+    const book = g.constant(`rvq.${s}`, cb, [k, d]);
+    r = g.op1(vqResidual, [parents, book, codes], {}, `rvq.residual${s}`);
+  });
+}
+
+/**
+ * The indices of every stage from an {@link encoderGraph} run: read directly after a greedy
+ * search, traced back from the winning beam after a beam search. Each is i32 over the latent
+ * grid (h·w positions).
+ */
+export function encoderIndices(
+  res: Readonly<Record<string, HostArray>>,
+  stages: number,
+  positions: number,
+): Int32Array[] {
+  if (!("beamRows0" in res)) {
+    return Array.from({ length: stages }, (_, s) => res[`indices${s}`] as Int32Array);
+  }
+  const out = Array.from({ length: stages }, () => new Int32Array(positions));
+  const kept = (s: number) => (s < 0 ? 1 : res[`beamRows${s}`].length / positions);
+  for (let p = 0; p < positions; p++) {
+    let j = 0; // the last stage keeps only the winner
+    for (let s = stages - 1; s >= 0; s--) {
+      const at = p * kept(s) + j;
+      out[s][p] = res[`beamCodes${s}`][at];
+      j = res[`beamRows${s}`][at] - p * kept(s - 1);
+    }
+  }
+  return out;
 }
 
 /**
