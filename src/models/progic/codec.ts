@@ -92,8 +92,9 @@ export interface ProgicDecodeResult {
 
 /** Latent positions per tile side, limited by the adapter's largest binding. */
 export function maxTileLatent(c: ProgicConfig, maxBindingBytes: number): number {
-  // The widest tensor is the FFN's 4·C1 (or 4·192) channels at 1/8 resolution.
-  const widest = 4 * Math.max(c.c1, 192) * 4 * 4; // bytes per latent position
+  // The widest tensor is the FFN's 4·C1 (or 4·192) channels at 1/8 resolution, or the widest
+  // beam search's distances (VQ_MAX_BEAMS · K per latent position), whichever is larger.
+  const widest = Math.max(4 * Math.max(c.c1, 192) * 4 * 4, VQ_MAX_BEAMS * c.codes * 4);
   return Math.max(8, Math.floor(Math.sqrt(maxBindingBytes / widest)));
 }
 
