@@ -31,8 +31,8 @@ Usage:
   --stages K      progressive stages to write / decode (1…5; each adds ~0.039 bpp)
   --bpp X         the most stages whose rate stays within X bits per pixel
   --max-bytes N   fit the whole file in N bytes, downscaling when needed
-  --beams B       index search width 1…8 (default 4; 1 = greedy, fastest): same size, better
-                  quality as B grows, slower encoding
+  --beams B       index search width 1…8 (default 4; 1 = greedy, fastest): same size,
+                  better quality on average at the written stages, slower encoding
   --model NAME    model to encode with (default progic-t); decode reads it from the file
   --background C  flatten transparent images onto this colour (default: refuse them)
   --best-effort   decode the intact stages of a damaged file
@@ -101,9 +101,11 @@ function num(flags: Map<string, string | true>, k: string, integer: boolean): nu
 }
 
 function beamsFlag(flags: Map<string, string | true>): number | undefined {
-  const b = num(flags, "--beams", true);
-  if (b !== undefined && b > VQ_MAX_BEAMS) {
-    throw new UsageError(`--beams needs an integer in 1…${VQ_MAX_BEAMS}, got ${b}`);
+  const v = flags.get("--beams");
+  if (v === undefined) return undefined;
+  const b = Number(v);
+  if (typeof v !== "string" || !Number.isInteger(b) || b < 1 || b > VQ_MAX_BEAMS) {
+    throw new UsageError(`--beams needs an integer in 1…${VQ_MAX_BEAMS}, got "${v}"`);
   }
   return b;
 }

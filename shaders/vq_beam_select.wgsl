@@ -1,8 +1,8 @@
-// One stage of a residual-VQ beam search. Position p holds BI beams: rows p·BI … p·BI + BI − 1
-// of r, with dots[row, k] = r_row · c_k precomputed (a matmul). Every candidate (beam b, code k)
-// costs ‖r_b − c_k‖² = ‖r_b‖² − 2·r_b·c_k + ‖c_k‖²; the BO cheapest, in ascending order with the
-// lower candidate number b·K + k first on exact ties, become the next stage's beams:
-// out_rows = p·BI + b (the parent row of r), out_codes = k.
+// One stage of a residual-VQ beam search. Position p holds BI ≤ MAXB beams: rows p·BI …
+// p·BI + BI − 1 of r, with dots[row, k] = r_row · c_k precomputed (a matmul). Every candidate
+// (beam b, code k) costs ‖r_b − c_k‖² = ‖r_b‖² − 2·r_b·c_k + ‖c_k‖²; the BO cheapest, in
+// ascending order with the lower candidate number b·K + k first on exact ties, become the next
+// stage's beams: out_rows = p·BI + b (the parent row of r), out_codes = k.
 //
 // One workgroup per position. Each thread scans candidates t, t + WG, … in increasing order and
 // keeps a sorted list of its BO best (a strict < on insertion keeps the earlier candidate first
@@ -113,7 +113,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 
   if (live && t < p.BO) {
-    let c = w_cand[t];
+    // NONE only when nothing beat f32 max (NaN or infinite inputs): fall back to a valid index
+    let c = select(w_cand[t], 0u, w_cand[t] == NONE);
     let b = c / p.K;
     out_rows[pos * p.BO + t] = i32(row0 + b);
     out_codes[pos * p.BO + t] = i32(c - b * p.K);

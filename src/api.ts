@@ -133,8 +133,9 @@ export interface EncodeOptions extends AlphaOptions {
   /** Byte budget for the whole file (downscales when it must). */
   readonly maxBytes?: number;
   /**
-   * Residual-VQ search width, 1…8 (default 4): wider searches write better streams of the same
-   * size, at some encode time; 1 is greedy. The decoder is the same either way.
+   * Residual-VQ search width, 1…8 (default 4): wider searches write streams of the same size
+   * that decode better on average at the written stage count (shorter prefixes can decode a
+   * little worse), at some encode time; 1 is greedy. The decoder is the same either way.
    */
   readonly beams?: number;
   /** Progress messages. */

@@ -44,6 +44,22 @@ Deno.test({
     const forced = await run("encode", png, "-o", tsr, "--stages", "1", "--force", ...MODEL);
     assertEquals(forced.code, EXIT.ok, forced.err);
     assert((await Deno.readFile(tsr)).length < before.length);
+    // --beams reaches the encoder: a greedy 2-stage stream differs from the default beam search's
+    const greedy = await run(
+      "encode",
+      png,
+      "-o",
+      `${dir}/g.tsr`,
+      "--stages",
+      "2",
+      "--beams",
+      "1",
+      ...MODEL,
+    );
+    assertEquals(greedy.code, EXIT.ok, greedy.err);
+    const g = await Deno.readFile(`${dir}/g.tsr`);
+    assertEquals(g.length, before.length);
+    assert(g.some((v, i) => v !== before[i]), "--beams 1 wrote the same stream as the default");
     assertEquals(
       [...Deno.readDirSync(dir)].filter((f) => f.name.includes(".tmp-")),
       [],
@@ -115,7 +131,17 @@ Deno.test({
       ...MODEL,
     );
     assertEquals(wide.code, EXIT.usage, wide.err);
-    assert(wide.err.includes("--beams needs an integer in 1…8"), wide.err);
+    assert(wide.err.includes('--beams needs an integer in 1…8, got "9"'), wide.err);
+    const none = await run(
+      "encode",
+      `${dir}/in.png`,
+      "-o",
+      `${dir}/w.tsr`,
+      "--beams",
+      "0",
+      ...MODEL,
+    );
+    assertEquals(none.code, EXIT.usage, none.err);
     const noModel = await run(
       "encode",
       `${dir}/in.png`,

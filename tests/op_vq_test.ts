@@ -349,7 +349,14 @@ Deno.test({
             `P${p} BI${bi} K${k}: position ${pos} beam ${j}: distance ${got}, want ${want[j]}`,
           );
         }
-        const clear = want.every((v, j) => j === 0 || v - want[j - 1] > tau);
+        // the kept list is unambiguous when its distances and the first one left out are all
+        // more than rounding apart
+        const all: number[] = [];
+        for (let b = 0; b < bi; b++) for (let c = 0; c < k; c++) all.push(dist(rr + b, c));
+        all.sort((a, b) => a - b);
+        const cut = bo < all.length ? all[bo] : Infinity;
+        const clear = want.every((v, j) => j === 0 || v - want[j - 1] > tau) &&
+          cut - want[bo - 1] > tau;
         const same = [...Array(bo).keys()].every((j) =>
           gotRows[pos * bo + j] === wantRows[pos * bo + j] &&
           gotCodes[pos * bo + j] === wantCodes[pos * bo + j]
@@ -432,4 +439,30 @@ Deno.test("vq_beam_select: bad shapes and beam counts fail at build time", () =>
     ShapeError,
     "1…3",
   );
+});
+
+Deno.test({
+  name: "vq_beam_select: NaN inputs still give valid rows and codes",
+  ...GPU_TEST,
+  async fn() {
+    const ctx = (await gpu())!;
+    const p = 3, bi = 2, d = 4, k = 6, bo = 3;
+    const r = randomData(f32(p, bi, d), rng(3)) as Float32Array;
+    const cb = randomData(f32(k, d), rng(4)) as Float32Array;
+    const { dots, norms } = beamInputs(r, cb, p * bi, k, d);
+    dots.fill(NaN, bi * k, 2 * bi * k); // position 1: every distance is NaN
+    const specs = [f32(p, bi, d), f32(p, bi, k), f32(k)];
+    const want = vqBeamSelect.cpu([r, dots, norms], specs, { beams: bo });
+    const got = await runOp(ctx, vqBeamSelect, { beams: bo }, [
+      { spec: specs[0], data: r },
+      { spec: specs[1], data: dots },
+      { spec: specs[2], data: norms },
+    ]);
+    for (const [rows, codes] of [want, got]) {
+      assertEquals(Array.from(rows.slice(bo, 2 * bo)), [bi, bi, bi]);
+      assertEquals(Array.from(codes.slice(bo, 2 * bo)), [0, 0, 0]);
+    }
+    assertEquals(Array.from(got[0]), Array.from(want[0]));
+    assertEquals(Array.from(got[1]), Array.from(want[1]));
+  },
 });

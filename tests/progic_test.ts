@@ -46,6 +46,8 @@ const goldenImage = () => imageOf(g("input"));
 
 // Indices may differ only where the twin's best and second-best codes are within float rounding.
 const NEAR_TIE = 1e-3;
+// A beam path may differ from the twin's only if it leaves about the same residual energy.
+const BEAM_ENERGY_TOL = 1e-2;
 
 async function checkParity(backend: Backend, label: string, model: string) {
   const { weights, g } = await fixture(model);
@@ -106,7 +108,8 @@ async function checkParity(backend: Backend, label: string, model: string) {
 
 /**
  * The beam search against the twin's (float64 distances): paths may differ only where both
- * leave the same residual energy ‖y − Σ c‖² (near-ties), at most twice.
+ * leave about the same residual energy ‖y − Σ c‖² (within 1%), at most twice. A near-tie at
+ * some stage's cut-off can keep another subtree in F32, so the winners need not tie exactly.
  */
 async function checkBeamParity(
   backend: Backend,
@@ -139,7 +142,7 @@ async function checkBeamParity(
     if (got.every((idx, s) => idx[p] === want[s * hw + p])) continue;
     const a = energy((s) => got[s][p], p), b = energy((s) => want[s * hw + p], p);
     assert(
-      Math.abs(a - b) <= NEAR_TIE * Math.max(a, b, 1),
+      Math.abs(a - b) <= BEAM_ENERGY_TOL * Math.max(a, b, 1),
       `${label}: beam path at ${p} differs from the twin's (energy ${a} vs ${b})`,
     );
     flips++;

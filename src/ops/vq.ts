@@ -298,15 +298,17 @@ export interface VqBeamAttrs {
 }
 
 /**
- * One stage of a residual-VQ beam search. Inputs: r `[P, BI, D]` (BI beams' residuals at each
- * of P positions), dots `[P, BI, K]` = r · codebookᵀ (a {@link matmul}) and the codebook's
+ * One stage of a residual-VQ beam search. Inputs: r `[P, BI, D]` (BI ≤ {@link VQ_MAX_BEAMS}
+ * beams' residuals at each of P positions), dots `[P, BI, K]` = r · codebookᵀ (a {@link matmul}) and the codebook's
  * squared norms `[K]`. Of the BI·K candidates (beam b, code k) at each position it keeps the
  * `beams` with the smallest ‖r_b − c_k‖² = ‖r_b‖² − 2·dots + ‖c_k‖², in ascending order, the
  * lower candidate number b·K + k first on exact ties. Outputs i32 `[P, beams]`: rows (the
  * parent's row p·BI + b of r as `[P·BI, D]`) and codes (k).
  *
  * The GPU works in f32, so where two candidates lie within f32 rounding of each other it may
- * keep either; the CPU reference evaluates the same formula in float64.
+ * keep either; the CPU reference evaluates the same formula in float64 from the same (f32)
+ * inputs. Should no candidate compare below f32 max (NaN or infinite inputs), a kept slot holds
+ * the position's first row and code 0 on both, so the outputs stay valid indices.
  */
 export const vqBeamSelect: OpDef<VqBeamAttrs> = {
   type: "vq_beam_select",
@@ -320,6 +322,7 @@ export const vqBeamSelect: OpDef<VqBeamAttrs> = {
       `r must be f32 [P, BI, D], got ${desc(r)}`,
     );
     const [p, bi] = r.shape;
+    check(bi <= VQ_MAX_BEAMS, t, name, `r holds ${bi} beams per position, at most ${VQ_MAX_BEAMS}`);
     check(
       dots.dtype === "f32" && dots.shape.length === 3 && dots.shape[0] === p &&
         dots.shape[1] === bi,
@@ -372,9 +375,9 @@ export const vqBeamSelect: OpDef<VqBeamAttrs> = {
         bc[j] = c;
       }
       for (let j = 0; j < bo; j++) {
-        const b = Math.floor(bc[j] / k);
+        const c = Math.max(0, bc[j]), b = Math.floor(c / k);
         rows[pos * bo + j] = pos * bi + b;
-        codes[pos * bo + j] = bc[j] - b * k;
+        codes[pos * bo + j] = c - b * k;
       }
     }
     return [rows, codes];

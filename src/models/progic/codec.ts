@@ -38,8 +38,10 @@ export interface ProgicEncodeOptions {
   readonly maxBytes?: number;
   /**
    * Residual-VQ search width, 1…8: 1 takes each stage's nearest code (greedy); more keeps that
-   * many partial paths and writes the one with the least final error, which costs encode time
-   * only (the stream format and the decoder are the same). Default {@link DEFAULT_BEAMS}.
+   * many partial paths and writes the one with the least final latent error, which costs encode
+   * time only (the stream format and the decoder are the same) and, on average, decodes better
+   * at the written stage count; shorter prefixes of such a stream can decode a little worse.
+   * Default {@link DEFAULT_BEAMS}.
    */
   readonly beams?: number;
   /** Called with progress messages. */
@@ -190,7 +192,11 @@ export class ProgicCodec {
     return e;
   }
 
-  /** Runs the encoder: RVQ indices of the searched stages on the image's latent grid. */
+  /**
+   * Runs the encoder: RVQ indices of the first `stages` stages on the image's latent grid. A beam
+   * search (the default) aims at stage `stages`: a shorter prefix of its indices can decode a
+   * little worse than greedy indices would (search with `beams: 1` to serve every prefix).
+   */
   async encodeIndices(
     img: RgbImage,
     opts: ProgicSearchOptions = {},
@@ -207,14 +213,18 @@ export class ProgicCodec {
     const { h, w } = gridOf(img.width, img.height);
     const plan = planTiles(h, w, this.#tile, tileMargin(this.config));
     const [th, tw] = plan.size;
+    // One greedy graph (all stages) serves every prefix; a beam search aims at its last stage.
+    const search = beams === 1 || stages === 1
+      ? { stages: this.config.stages, beams: 1 }
+      : { stages, beams };
     const exe = await this.#exe(
-      `enc:${th}x${tw}:${stages}:${beams}`,
-      () => encoderGraph(this.weights, th * 16, tw * 16, { stages, beams }),
+      `enc:${th}x${tw}:${search.stages}:${search.beams}`,
+      () => encoderGraph(this.weights, th * 16, tw * 16, search),
     );
     const out = Array.from({ length: stages }, () => new Int32Array(h * w));
     for (const tile of plan.tiles) {
       const input = cropTensor(t.data, t.width, tile.y0 * 16, tile.x0 * 16, th * 16, tw * 16);
-      const found = encoderIndices(await exe.run({ image: input }), stages, th * tw);
+      const found = encoderIndices(await exe.run({ image: input }), search.stages, th * tw);
       out.forEach((dst, s) => copyCore(found[s], tw, dst, w, tile));
     }
     return { indices: out, h, w };

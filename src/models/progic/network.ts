@@ -137,7 +137,9 @@ function codebookConstants(cb: Float32Array, k: number, d: number) {
 
 /**
  * The encoder and residual-VQ search. Input `image`: `[1, H, W, 3]` holding pixel values − 0.5,
- * H and W multiples of 16. Outputs `indices0 … indices{N−1}`: i32 `[1, H/16, W/16]`.
+ * H and W multiples of 16. Outputs, for the S searched stages: after a greedy search
+ * `indices0 … indices{S−1}` (i32 `[1, H/16, W/16]`), after a beam search `beamRows{s}` and
+ * `beamCodes{s}`; {@link encoderIndices} reads either.
  */
 export function encoderGraph(
   w: ProgicWeights,
@@ -158,9 +160,12 @@ export function encoderGraph(
   if (!(Number.isInteger(beams) && beams >= 1 && beams <= VQ_MAX_BEAMS)) {
     throw new RangeError(`beams must be an integer in 1…${VQ_MAX_BEAMS}, got ${beams}`);
   }
-  const books = w.codebooks.slice(0, opts.stages ?? w.codebooks.length);
-  if (books.length < 1) throw new RangeError(`stages must be ≥ 1, got ${opts.stages}`);
-  if (beams > 1) {
+  const n = w.codebooks.length, stages = opts.stages ?? n;
+  if (!(Number.isInteger(stages) && stages >= 1 && stages <= n)) {
+    throw new RangeError(`stages must be an integer in 1…${n}, got ${stages}`);
+  }
+  const books = w.codebooks.slice(0, stages);
+  if (beams > 1 && stages > 1) {
     beamSearch(g, y, w, books, beams);
     return g.build();
   }
