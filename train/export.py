@@ -130,7 +130,7 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
             H, W = img.shape[:2]
             x = torch.from_numpy(img).float() / 255.0
             if beams > 1:
-                y = model.encode(model.pad16(model.to_nchw(x)))[0].permute(1, 2, 0)
+                y = model.latent(x)
             else:
                 idx = model.compress(x)
             xt = x.permute(2, 0, 1)[None].double()

@@ -101,8 +101,7 @@ def main(argv=None):
     x = torch.from_numpy(np.ascontiguousarray(crop)).float() / 255.0  # [H, W, 3]
     H, W = x.shape[:2]
     with torch.no_grad():
-        xp = ProGIC.pad16(ProGIC.to_nchw(x))
-        y = model.encode(xp)[0].permute(1, 2, 0).contiguous()  # [h, w, C2]
+        y = model.latent(x).contiguous()  # [h, w, C2]
         idx, gap = exact_search(y, model.rvq.codebooks)
         beam = beam_search(y, model.rvq.codebooks, DEFAULT_BEAMS, exact=True)
         fast = model.compress(x)

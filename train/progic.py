@@ -379,18 +379,23 @@ class ProGIC(nn.Module):
         return t.permute(2, 0, 1)[None].float()
 
     @torch.no_grad()
+    def latent(self, img):
+        """img [H, W, 3] (or [H, W] / [H, W, 1]) float in [0, 1] -> encoder output y [h, w, C2]
+        of the padded image (the codec path), on the codebooks' device."""
+        x = self.pad16(self.to_nchw(img).to(self.rvq.codebooks.device))
+        return self.encode(x)[0].permute(1, 2, 0)
+
+    @torch.no_grad()
     def compress(self, img, exact=False, beams=1):
         """img [H, W, 3] (or [H, W] / [H, W, 1]) float in [0, 1] -> indices [N, h, w] (int64).
         beams > 1: beam search (`beam_search`) instead of greedy nearest codes."""
-        dev = self.rvq.codebooks.device
-        x = self.pad16(self.to_nchw(img).to(dev))
-        y = self.encode(x)
+        y = self.latent(img)
         if beams > 1:
-            return beam_search(y[0].permute(1, 2, 0), self.rvq.codebooks, beams, exact=exact)
+            return beam_search(y, self.rvq.codebooks, beams, exact=exact)
         if exact:
-            idx, _ = exact_search(y[0].permute(1, 2, 0), self.rvq.codebooks)
+            idx, _ = exact_search(y, self.rvq.codebooks)
             return idx
-        idx, _, _ = self.quantize(y, update=False)
+        idx, _, _ = self.quantize(y.permute(2, 0, 1)[None], update=False)
         return idx[:, 0]
 
     @torch.no_grad()

@@ -313,8 +313,8 @@ export interface VqBeamAttrs {
 export const vqBeamSelect: OpDef<VqBeamAttrs> = {
   type: "vq_beam_select",
   infer(inputs, attrs, name) {
-    const [r, dots, norms] = expectInputs("vq_beam_select", name, inputs, 3);
     const t = "vq_beam_select";
+    const [r, dots, norms] = expectInputs(t, name, inputs, 3);
     check(
       r.dtype === "f32" && r.shape.length === 3,
       t,
