@@ -36,6 +36,19 @@ Deno.test({
     assertEquals(d.code, EXIT.ok, d.err);
     const img = decodeImage(await Deno.readFile(dec));
     assertEquals([img.width, img.height], [50, 37]);
+    // --smoothing reaches the decoder: the unfiltered image differs from the default's
+    const raw = await run(
+      "decode",
+      tsr,
+      "-o",
+      `${dir}/raw.png`,
+      "--smoothing",
+      "0",
+      ...(HAS_GPU ? [] : ["--cpu"]),
+    );
+    assertEquals(raw.code, EXIT.ok, raw.err);
+    const unfiltered = decodeImage(await Deno.readFile(`${dir}/raw.png`));
+    assert(unfiltered.data.some((v, i) => v !== img.data[i]), "--smoothing 0 changed nothing");
     const before = await Deno.readFile(tsr);
     const again = await run("encode", png, "-o", tsr, "--stages", "1", ...MODEL);
     assertEquals(again.code, EXIT.cantCreate);
@@ -142,6 +155,16 @@ Deno.test({
       ...MODEL,
     );
     assertEquals(none.code, EXIT.usage, none.err);
+    const strong = await run(
+      "decode",
+      `${dir}/notes.txt`,
+      "-o",
+      `${dir}/x.png`,
+      "--smoothing",
+      "2",
+    );
+    assertEquals(strong.code, EXIT.usage, strong.err);
+    assert(strong.err.includes('--smoothing needs a number in 0…1, got "2"'), strong.err);
     const noModel = await run(
       "encode",
       `${dir}/in.png`,

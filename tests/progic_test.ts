@@ -1,14 +1,14 @@
 // ProGIC parity with its PyTorch twin (golden vectors from train/golden.py), and codec behaviour:
 // round trips, progressive truncation, corrupt streams, wrong weights.
 import { readContainer } from "../src/coding/container.ts";
-import { BitstreamError, ModelMismatchError } from "../src/errors.ts";
+import { BitstreamError, InvalidArgumentError, ModelMismatchError } from "../src/errors.ts";
 import type { Backend } from "../src/graph/backend.ts";
 import { cpuBackend } from "../src/graph/cpu_backend.ts";
 import { webgpuBackend } from "../src/graph/webgpu_backend.ts";
 import type { RgbImage } from "../src/io/image.ts";
 import { toPaddedTensor } from "../src/io/resample.ts";
 import { readSafetensors } from "../src/io/safetensors.ts";
-import { DEFAULT_BEAMS, ProgicCodec } from "../src/models/progic/codec.ts";
+import { DEFAULT_BEAMS, DEFAULT_SMOOTHING, ProgicCodec } from "../src/models/progic/codec.ts";
 import { decoderGraph, encoderGraph, encoderIndices } from "../src/models/progic/network.ts";
 import { loadProgicWeights, type ProgicWeights } from "../src/models/progic/weights.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
@@ -77,30 +77,39 @@ async function checkParity(backend: Backend, label: string, model: string) {
   const recon = g("recon");
   const [, rh, rw] = recon.shape;
   const per = rh * rw * 3;
-  for (let s = 1; s <= weights.config.stages; s++) {
-    // Decode the twin's own indices so a near-tie flip cannot cascade into the pixels.
-    const goldIdx = Array.from(
-      { length: s },
-      (_, i) => (want as Int32Array).slice(i * hw, (i + 1) * hw),
-    );
-    const dec = await backend.compile(decoderGraph(weights, height / 16, width / 16, s));
+  // Decodes the twin's own indices (so a near-tie flip cannot cascade into the pixels), clamped
+  // and cropped as the twin's reconstructions are.
+  const decode = async (s: number, smoothing: number) => {
+    const dec = await backend.compile(decoderGraph(weights, height / 16, width / 16, s, smoothing));
     const feed: Record<string, Int32Array> = {};
-    goldIdx.forEach((v, i) => (feed[`indices${i}`] = v));
+    for (let i = 0; i < s; i++) {
+      feed[`indices${i}`] = (want as Int32Array).slice(i * hw, (i + 1) * hw);
+    }
     const out = (await dec.run(feed)).image as Float32Array;
+    dec.dispose();
     const got = new Float32Array(per);
     for (let y = 0; y < rh; y++) {
       for (let x = 0; x < rw * 3; x++) {
         got[y * rw * 3 + x] = Math.min(1, Math.max(0, out[y * width * 3 + x] + 0.5));
       }
     }
+    return got;
+  };
+  for (let s = 1; s <= weights.config.stages; s++) {
     compare(
-      got,
+      await decode(s, 0),
       recon.data.subarray((s - 1) * per, s * per),
       { atol: 2e-3, rtol: 0 },
       `${label} stage ${s}`,
     );
-    dec.dispose();
   }
+  // The decoder's default post-filter against the twin's `smooth_image` at the same strength.
+  compare(
+    await decode(weights.config.stages, DEFAULT_SMOOTHING),
+    g("smoothed").data,
+    { atol: 2e-3, rtol: 0 },
+    `${label} stage ${weights.config.stages} post-filtered`,
+  );
   enc.dispose();
   await checkBeamParity(backend, label, weights, g, data, height, width);
   return indices;
@@ -180,6 +189,10 @@ Deno.test({
     assertEquals(full.stages, 5);
     const dFull = await c.decode(full.bytes);
     assertEquals(dFull.stages, 5);
+    // The post-filter is a decoder option: off gives the network's output, out of range refuses.
+    const raw = await c.decode(full.bytes, { smoothing: 0 });
+    assert(raw.image.data.some((v, i) => v !== dFull.image.data[i]), "smoothing changed nothing");
+    await assertRejects(() => c.decode(full.bytes, { smoothing: 1.5 }), InvalidArgumentError);
     // A greedy search serves every prefix: 2 of 5 greedy stages = a greedy 2-stage stream. The
     // default beam search aims at the last stage it writes, so its 2-stage stream differs.
     const greedy = await c.encode(img, { beams: 1 });

@@ -45,6 +45,9 @@ FORMAT = "tessera-progic-1"
 # Residual-VQ search width of the TypeScript encoder by default (DEFAULT_BEAMS in
 # src/models/progic/codec.ts): the manifest measures what `mod.ts encode` writes.
 DEFAULT_BEAMS = 4
+# The TypeScript decoder's default post-filter strength (DEFAULT_SMOOTHING in
+# src/models/progic/codec.ts): the manifest measures what `mod.ts decode` returns.
+DEFAULT_SMOOTHING = 0.5
 
 
 def is_f32_kept(name):
@@ -109,11 +112,12 @@ def butteraugli(ref_ppm, dist_ppm):
 
 
 @torch.no_grad()
-def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=1):
+def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=1, smoothing=0.0):
     """-> list of per-stage dicts {stage, bpp, psnr, ms_ssim[, butteraugli, butteraugli3]} averaged
     over files. Butteraugli is measured when libjxl's butteraugli_main is on PATH (or when asked).
     beams > 1: each stage count s is encoded as the codec encodes `--stages s`, by a beam search
-    over the first s codebooks; beams = 1: greedy, one search serves every prefix."""
+    over the first s codebooks; beams = 1: greedy, one search serves every prefix. smoothing: the
+    decoder's post-filter strength (0: the network's output)."""
     N = model.N
     stages = stages or list(range(1, N + 1))
     if with_butteraugli is None:
@@ -139,7 +143,7 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
             for s in stages:
                 if beams > 1:
                     idx = beam_search(y, model.rvq.codebooks, beams, stages=s)
-                rec = model.decompress(idx, s, H, W)
+                rec = model.decompress(idx, s, H, W, smoothing=smoothing)
                 q8 = torch.round(rec * 255.0).clamp(0, 255)
                 rt = (q8 / 255.0).permute(2, 0, 1)[None].double()
                 mse = ((rt - xt) ** 2).mean().item()
@@ -189,6 +193,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--beams", type=int, default=DEFAULT_BEAMS,
                     help="residual-VQ search width of the evaluation (the TypeScript encoder's default)")
+    ap.add_argument("--smoothing", type=float, default=DEFAULT_SMOOTHING,
+                    help="decoder post-filter strength of the evaluation (the TypeScript decoder's default)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
 
@@ -240,13 +246,14 @@ def main(argv=None):
             files = files[:a.limit]
         t0 = time.time()
         em = model_from_safetensors(wpath, a.config)
-        q = evaluate(em, files, beams=a.beams)
+        q = evaluate(em, files, beams=a.beams, smoothing=a.smoothing)
         manifest["quality"] = {
             "dataset": f"bsds500/test ({len(files)} of 200 images{'' if not a.limit else ', --limit'})",
             "images": len(files),
             "method": "codec path (replicate pad to x16, crop), 8-bit output, weights as stored; "
                       + (f"beam search {a.beams} wide over the first s codebooks for stage s; " if a.beams > 1
                          else "greedy search; ")
+                      + (f"decoder post-filter smoothing {a.smoothing}; " if a.smoothing > 0 else "no post-filter; ")
                       + "PSNR RGB; "
                       "MS-SSIM 5 scales Gaussian 11/1.5, RGB channel mean; bpp = 10*s*ceil(H/16)*ceil(W/16)/(H*W)"
                       + ("; Butteraugli: libjxl butteraugli_main --pnorm 3 on PPM (80 nits), max-norm and 3-norm"
@@ -259,7 +266,7 @@ def main(argv=None):
                   if "butteraugli" in r else "")
             print(f"  stage {r['stage']}: bpp {r['bpp']:.4f} psnr {r['psnr']:.3f} ms-ssim {r['ms_ssim']:.5f}{ba}")
         if a.compare_f32:
-            q32 = evaluate(model.float().eval(), files, beams=a.beams)
+            q32 = evaluate(model.float().eval(), files, beams=a.beams, smoothing=a.smoothing)
             manifest["quality_unrounded_f32"] = q32
             for r, r32 in zip(q, q32):
                 print(f"  stage {r['stage']}: stored-vs-f32 dPSNR {r['psnr'] - r32['psnr']:+.4f} "

@@ -12,8 +12,9 @@ wins ties; `gap` (second-best minus best distance) flags near-ties.
 
 Contents: input [H, W, 3] f32 in [0, 1] (a 70x50 crop of a BSDS500 test image: not a multiple of
 16, so padding is exercised), indices [N, h, w] i32, gap [N, h, w] f32, latent [h, w, C2] f32
-(encoder output y), recon [N, H, W, 3] f32 (stages 1..N, clamped, not rounded), beam_indices [N, h, w]
-i32 (the beam search of the default encoder, DEFAULT_BEAMS wide, distances in F64).
+(encoder output y), recon [N, H, W, 3] f32 (stages 1..N, no post-filter, clamped, not rounded),
+beam_indices [N, h, w] i32 (the beam search of the default encoder, DEFAULT_BEAMS wide, distances in
+F64), smoothed [H, W, 3] f32 (stage N through the decoder's default post-filter, DEFAULT_SMOOTHING).
 """
 
 import argparse
@@ -30,7 +31,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
-from export import DEFAULT_BEAMS, FORMAT, export_tensors, model_from_safetensors, sha256, write_weights  # noqa: E402
+from export import DEFAULT_BEAMS, DEFAULT_SMOOTHING, FORMAT, export_tensors, model_from_safetensors, sha256, write_weights  # noqa: E402
 from progic import CONFIGS, ProGIC, beam_search, exact_search  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -107,6 +108,7 @@ def main(argv=None):
         fast = model.compress(x)
         mism = int((fast != idx).sum())
         recon = torch.stack([model.decompress(idx, s, H, W) for s in range(1, model.N + 1)])
+        smoothed = model.decompress(idx, model.N, H, W, smoothing=DEFAULT_SMOOTHING)
     tens = {
         "input": x.numpy().astype(np.float32),
         "indices": idx.numpy().astype(np.int32),
@@ -114,12 +116,13 @@ def main(argv=None):
         "latent": y.numpy().astype(np.float32),
         "recon": recon.numpy().astype(np.float32),
         "beam_indices": beam.numpy().astype(np.int32),
+        "smoothed": smoothed.numpy().astype(np.float32),
     }
     meta = {"config": a.config, "format": FORMAT + "-golden", "weights": os.path.relpath(wpath, ROOT),
             "weights_sha256": sha256(wpath), "image": f"bsds500/{IMAGE}",
             "crop": f"left={c['left']} top={c['top']} width={W} height={H}",
             "search": "f32 residuals, f64 exact distances, lowest index wins ties",
-            "beams": str(DEFAULT_BEAMS)}
+            "beams": str(DEFAULT_BEAMS), "smoothing": str(DEFAULT_SMOOTHING)}
     os.makedirs(os.path.dirname(out), exist_ok=True)
     st_io.save(out, tens, metadata=meta)
     psnr = [float(-10 * torch.log10(((r - x) ** 2).mean())) for r in recon]

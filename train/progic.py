@@ -399,12 +399,25 @@ class ProGIC(nn.Module):
         return idx[:, 0]
 
     @torch.no_grad()
-    def decompress(self, indices, stages, H, W):
-        """indices [N, h, w] -> image [H, W, 3] float in [0, 1] from the first `stages` stages."""
+    def decompress(self, indices, stages, H, W, smoothing=0.0):
+        """indices [N, h, w] -> image [H, W, 3] float in [0, 1] from the first `stages` stages,
+        post-filtered by `smooth_image` at `smoothing` (the codec's decoder uses
+        export.DEFAULT_SMOOTHING) before clamping and cropping, as the TypeScript decoder does."""
         idx = torch.as_tensor(indices).to(self.rvq.codebooks.device)[:, None]
         yhat = self.lookup(idx, stages)
-        x = self.decode(yhat, stages)
-        return x[0, :, :H, :W].permute(1, 2, 0)
+        x = self.decode(yhat, stages, clamp=False)
+        if smoothing > 0:
+            x = smooth_image(x, smoothing)
+        return x.clamp(0.0, 1.0)[0, :, :H, :W].permute(1, 2, 0)
+
+
+def smooth_image(x, strength):
+    """x [B, C, H, W] -> x + strength * (blur(x) - x), blur the separable [1 2 1]^2 / 16 kernel
+    with replicated edges: the decoder's post-filter (the `smooth` op of src/ops/smooth.ts)."""
+    k1 = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
+    k = (k1[:, None] * k1[None, :] / 16.0).expand(x.shape[1], 1, 3, 3)
+    b = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k, groups=x.shape[1])
+    return x + strength * (b - x)
 
 
 @torch.no_grad()

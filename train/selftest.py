@@ -9,6 +9,7 @@
 - DCB / Attention forward == a literal transcription of the doc pseudo-code
 - shapes of encode / quantize / decode / compress / decompress (padding + crop, 70x50)
 - per-sample stage modulation == per-int stage modulation
+- decoder post-filter (smooth_image): impulse response, replicated edges, blend strength
 - RVQ: lowest index wins ties; fast search == exact search on random data
 - RVQ beam search: width 1 == greedy; wider lowers the total residual energy; == brute force on a
   toy codebook; ties keep the lower code
@@ -35,7 +36,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from losses import err_per_sample  # noqa: E402
 from export import export_tensors, model_from_safetensors, write_weights  # noqa: E402
-from progic import CONFIGS, DCB, ProGIC, beam_search, beam_widths, exact_search, param_names, sq_dist  # noqa: E402
+from progic import (CONFIGS, DCB, ProGIC, beam_search, beam_widths, exact_search, param_names,  # noqa: E402
+                    smooth_image, sq_dist)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -217,6 +219,23 @@ def main():
         gray = m.compress(torch.rand(20, 20))
         assert gray.shape == (5, 2, 2)
     ok("encode/quantize/decode shapes, stacked per-sample stages == per-int stages, compress/decompress 70x50")
+
+    # -- decoder post-filter: the [1 2 1]^2/16 kernel, replicated edges, blended by strength
+    x = torch.zeros(1, 2, 5, 5)
+    x[0, 0, 2, 2] = 1.0
+    x[0, 1] = 0.3
+    k = torch.tensor([1.0, 2.0, 1.0])
+    full = smooth_image(x, 1.0)
+    assert torch.allclose(full[0, 0, 1:4, 1:4], k[:, None] * k[None, :] / 16)
+    assert torch.allclose(full[0, 1], x[0, 1]) and torch.equal(smooth_image(x, 0.0), x)
+    assert torch.allclose(smooth_image(x, 0.5), (x + full) / 2)
+    corner = torch.zeros(1, 1, 3, 3)
+    corner[0, 0, 0, 0] = 1.0
+    assert abs(smooth_image(corner, 1.0)[0, 0, 0, 0].item() - 9 / 16) < 1e-7
+    with torch.no_grad():
+        assert torch.equal(m.decompress(ind, 3, 50, 70, smoothing=0.0), rec)
+        assert not torch.equal(m.decompress(ind, 3, 50, 70, smoothing=0.5), rec)
+    ok("post-filter smooth_image: impulse -> [1 2 1]^2/16, edges replicated, constants kept, blend")
 
     # -- RVQ search
     cb = torch.randn(2, 8, 4)

@@ -271,7 +271,8 @@ async function benchSize(width: number, height: number): Promise<SizeResult> {
     ortDec = await ortSession(files.dec, feeds, r.dec.ort);
   }
   const [, ortImg] = await timeAll(
-    [() => model.codec.decodeIndices(indices, width, height), ortDec && (() => ortDec!.run())],
+    // no post-filter: the work the ONNX decoder does (the default filter is one small pass)
+    [() => model.codec.decodeIndices(indices, width, height, 0), ortDec && (() => ortDec!.run())],
     [r.dec.tessera, r.dec.ort ?? {}],
   );
   await ortDec?.release();
@@ -470,7 +471,7 @@ function report(res: SizeResult[], torch: TorchReport | null): string {
       `then ${warmup - 1} more untimed warm-up run(s) and ${iters} timed runs interleaved across ` +
       "Tessera and ORT; median (min) wall ms. Tessera encode = `codec.encodeIndices(image, { beams: 1 })` (greedy, as the ONNX encoder) " +
       "(8-bit image → padded float tensor, upload, one submit, readback of the indices); decode " +
-      `= \`codec.decodeIndices(all ${weights.config.stages} stages)\` (upload of the indices, ` +
+      `= \`codec.decodeIndices(all ${weights.config.stages} stages, smoothing 0)\` (no post-filter, as the ONNX decoder; upload of the indices, ` +
       "one submit, readback, float → 8-bit image). ORT = `session.run` with CPU tensors in and " +
       "out (upload, run, readback; its input is prepared beforehand, its output left as " +
       "floats). ORT session creation is listed apart. PyTorch: `ProGIC.compress` / " +

@@ -14,6 +14,7 @@ import type { Activation } from "../../ops/epilogue.ts";
 import { pixelShuffle, pixelUnshuffle, reshape } from "../../ops/layout.ts";
 import { matmul } from "../../ops/matmul.ts";
 import type { HostArray } from "../../graph/tensor.ts";
+import { smooth } from "../../ops/smooth.ts";
 import { gather, VQ_MAX_BEAMS, vqBeamSelect, vqResidual, vqSearch } from "../../ops/vq.ts";
 import { LATENT_STRIDE } from "./config.ts";
 import type {
@@ -245,9 +246,15 @@ export function encoderIndices(
 /**
  * The decoder for the first `stages` stages. Inputs `indices0 … indices{stages−1}`: i32
  * `[1, h, w]` on the latent grid. Output `image`: `[1, 16h, 16w, 3]` holding pixel values − 0.5
- * (not yet clamped).
+ * (not yet clamped), post-filtered by {@link smooth} at `smoothing` (0: off).
  */
-export function decoderGraph(w: ProgicWeights, h: number, wd: number, stages: number): Graph {
+export function decoderGraph(
+  w: ProgicWeights,
+  h: number,
+  wd: number,
+  stages: number,
+  smoothing = 0,
+): Graph {
   const b = new Builder();
   const g = b.g;
   const s = stages - 1;
@@ -265,7 +272,9 @@ export function decoderGraph(w: ProgicWeights, h: number, wd: number, stages: nu
   w.dec.blocks.forEach((blk, i) => (t = b.dcb(t, blk, `dec.blocks.${i}`, s)));
   t = b.dcb(t, w.dec.tail, "dec.tail", s);
   if (w.dec.tailProj) t = b.conv(t, w.dec.tailProj, "dec.tail_proj");
-  g.output("image", g.op1(pixelShuffle, [t], { r: 8 }, "shuffle8"));
+  t = g.op1(pixelShuffle, [t], { r: 8 }, "shuffle8");
+  if (smoothing > 0) t = g.op1(smooth, [t], { strength: smoothing }, "post_filter");
+  g.output("image", t);
   return g.build();
 }
 
