@@ -9,6 +9,7 @@
 - DCB / Attention forward == a literal transcription of the doc pseudo-code
 - shapes of encode / quantize / decode / compress / decompress (padding + crop, 70x50)
 - per-sample stage modulation == per-int stage modulation
+- peak_err_per_sample: constant grey error -> its size, chroma-only -> 0, p = 2 -> RMS, rises with p
 - decoder post-filter (smooth_image): impulse response, replicated edges, blend strength
 - RVQ: lowest index wins ties; fast search == exact search on random data
 - RVQ beam search: width 1 == greedy; wider lowers the total residual energy; == brute force on a
@@ -34,7 +35,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
-from losses import err_per_sample  # noqa: E402
+from losses import err_per_sample, peak_err_per_sample  # noqa: E402
 from export import export_tensors, model_from_safetensors, write_weights  # noqa: E402
 from progic import (CONFIGS, DCB, ProGIC, beam_search, beam_widths, exact_search, param_names,  # noqa: E402
                     smooth_image, sq_dist)
@@ -171,6 +172,16 @@ def main():
     assert torch.allclose(got, torch.full((2,), 0.01 / 4.0), atol=1e-6), got
     assert torch.allclose(err_per_sample(x + grey, x, 0.0, 2), ((grey ** 2).flatten(1).mean(1)), atol=1e-7)
     ok("err_per_sample power 2: squared errors with the same channel weights")
+    x = torch.rand(2, 3, 32, 32, generator=g)
+    for p in (2.0, 8.0):
+        assert torch.allclose(peak_err_per_sample(x + 0.1, x, 1.0, p), torch.full((2,), 0.1), atol=1e-5)
+        assert peak_err_per_sample(x + dcr, x, 1.0, p).max() < 1e-5
+    spot = torch.zeros(2, 3, 32, 32)
+    spot[:, :, 16, 16] = 0.5  # grey: luma error 0.5 on one interior pixel
+    rms = (0.25 / 32 / 32) ** 0.5
+    norms = [peak_err_per_sample(x + spot, x, 1.0, p)[0].item() for p in (2.0, 4.0, 8.0)]
+    assert abs(norms[0] - rms) < 1e-5 and norms[0] < norms[1] < norms[2], norms
+    ok("peak_err_per_sample: constant grey error -> its size, chroma -> 0, p = 2 -> RMS, grows with p")
 
     # -- blocks vs literal transcription
     m = ProGIC("progic-test").eval()

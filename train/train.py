@@ -11,12 +11,14 @@ Both files are written atomically (tmp + rename) every --save-min minutes, at th
 SIGTERM/SIGINT.
 
 Loss (one backward per step over all N progressive stages, decoded in one stacked batch):
-    L = sum_i lambda_i * ( L1_W(x, x̂_i) [+ l2 * L2_W(x, x̂_i)] + lambda_ms * (1 - MS-SSIM(x, x̂_i))
-                           + beta * commit_i )
+    L = sum_i lambda_i * ( L1_W(x, x̂_i) [+ l2 * L2_W(x, x̂_i)] [+ peak * P_p(x, x̂_i)]
+                           + lambda_ms * (1 - MS-SSIM(x, x̂_i)) + beta * commit_i )
         [+ adaptive-weight hinge PatchGAN term from --disc-start on]
 with lambda_i = p/(N-1) (i < N), 1-p (i = N), p = 0.5; commit_i = mean ‖y - sg(ŷ(i))‖²;
 L1_W = (W |dY| + |dCb| + |dCr|) / W over BT.601 YCbCr with W = --l1-luma (0: mean |dRGB|);
-L2_W the same with squared errors, weight --l2 (10; 0: off).
+L2_W the same with squared errors, weight --l2 (10; 0: off);
+P_p = (mean_pixels E^(p/2))^(1/p), E = Gaussian_sigma(dY^2): a soft maximum of the local luma
+error, weight --peak (0.5; 0: off), p = --peak-p (4), sigma = --peak-sigma (1).
 Codebooks are EMA k-means (not trained by gradients).
 """
 
@@ -39,7 +41,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import CropSampler  # noqa: E402
 from losses import (NLayerDiscriminator, adaptive_weight, hinge_d_loss, err_per_sample,  # noqa: E402
-                    ms_ssim, psnr, stage_weights)
+                    ms_ssim, peak_err_per_sample, psnr, stage_weights)
 from progic import CONFIGS, ProGIC  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -73,6 +75,13 @@ def parse(argv=None):
                     help="weight of a squared-error term with the same channel weights as the L1 "
                          "(punishes large local errors more); 0: off (up to step 31 077 of progic-t), "
                          "see train/README.md")
+    ap.add_argument("--peak", type=float, default=0.5,
+                    help="weight of a soft maximum of the local luma error (peak_err_per_sample, aimed "
+                         "at Butteraugli's max-norm); 0: off (up to step 93 038 of progic-t), see "
+                         "train/README.md")
+    ap.add_argument("--peak-p", type=float, default=4.0, help="norm order of --peak (4 chosen by an A/B)")
+    ap.add_argument("--peak-sigma", type=float, default=1.0,
+                    help="Gaussian radius (px) of --peak's local error")
     ap.add_argument("--beta", type=float, default=0.25, help="commitment weight")
     ap.add_argument("--ema-decay", type=float, default=0.99)
     ap.add_argument("--dead-frac", type=float, default=0.1,
@@ -217,7 +226,9 @@ def main(argv=None):
     # One segment per session, so that a manifest can say which settings trained which steps
     # (the args of a checkpoint are only those of its last session).
     history.append({"from_step": step, "to_step": step, "lr": a.lr, "lambda_ms": a.lambda_ms,
-                    "l1_luma": a.l1_luma, "l2": a.l2, "disc_start": a.disc_start, "batch": a.batch, "crop": a.crop,
+                    "l1_luma": a.l1_luma, "l2": a.l2,
+                    "peak": a.peak, "peak_p": a.peak_p, "peak_sigma": a.peak_sigma,
+                    "disc_start": a.disc_start, "batch": a.batch, "crop": a.crop,
                     "device": str(device),
                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
@@ -299,6 +310,8 @@ def main(argv=None):
         xs = x.repeat(xr.shape[0] // B, 1, 1, 1)
         l1_b = err_per_sample(xr, xs, a.l1_luma)
         dist_b = l1_b + a.l2 * err_per_sample(xr, xs, a.l1_luma, power=2) if a.l2 > 0 else l1_b
+        if a.peak > 0:
+            dist_b = dist_b + a.peak * peak_err_per_sample(xr, xs, a.peak_sigma, a.peak_p)
         ms_b = ms_ssim(xr, xs)
         rec = (wt * (dist_b + a.lambda_ms * (1 - ms_b))).sum()
         com = (lam * commit).sum()
