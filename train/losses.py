@@ -60,9 +60,7 @@ def peak_err_per_sample(x, y, sigma=1.0, p=4.0):
     e2 = ((x - y) * m).sum(1, keepdim=True) ** 2
     g = _gauss(2 * int(3 * sigma + 0.5) + 1, sigma, x.device, x.dtype)
     r = g.numel() // 2
-    e2 = F.pad(e2, (r, r, r, r), mode="reflect")
-    E = F.conv2d(F.conv2d(e2, g.view(1, 1, 1, -1)), g.view(1, 1, -1, 1))
-    E = E.clamp_min(0).flatten(1)
+    E = _filt(F.pad(e2, (r, r, r, r), mode="reflect"), g).clamp_min(0).flatten(1)
     # Scaled by the per-sample maximum so that E^(p/2) cannot underflow for large p.
     s = E.detach().amax(1, keepdim=True) + 1e-12
     return s[:, 0].sqrt() * ((E / s).pow(p / 2).mean(1) + 1e-30).pow(1 / p)
