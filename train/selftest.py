@@ -181,7 +181,14 @@ def main():
     rms = (0.25 / 32 / 32) ** 0.5
     norms = [peak_err_per_sample(x + spot, x, 1.0, p)[0].item() for p in (2.0, 4.0, 8.0)]
     assert abs(norms[0] - rms) < 1e-5 and norms[0] < norms[1] < norms[2], norms
-    ok("peak_err_per_sample: constant grey error -> its size, chroma -> 0, p = 2 -> RMS, grows with p")
+    # chroma weight c: a constant Cr error of 0.1 has local error c * 0.01, so the norm is sqrt(c) * 0.1
+    for c in (0.5, 2.0):
+        assert torch.allclose(peak_err_per_sample(x + dcr, x, 1.0, 4.0, chroma=c),
+                              torch.full((2,), 0.1 * c ** 0.5), atol=1e-5)
+        assert torch.allclose(peak_err_per_sample(x + 0.1, x, 1.0, 4.0, chroma=c), torch.full((2,), 0.1),
+                              atol=1e-5)
+    ok("peak_err_per_sample: constant grey error -> its size, chroma -> 0 (c * its size^2 with chroma c), "
+       "p = 2 -> RMS, grows with p")
 
     # -- blocks vs literal transcription
     m = ProGIC("progic-test").eval()

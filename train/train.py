@@ -17,8 +17,9 @@ Loss (one backward per step over all N progressive stages, decoded in one stacke
 with lambda_i = p/(N-1) (i < N), 1-p (i = N), p = 0.5; commit_i = mean ‖y - sg(ŷ(i))‖²;
 L1_W = (W |dY| + |dCb| + |dCr|) / W over BT.601 YCbCr with W = --l1-luma (0: mean |dRGB|);
 L2_W the same with squared errors, weight --l2 (10; 0: off);
-P_p = (mean_pixels E^(p/2))^(1/p), E = Gaussian_sigma(dY^2): a soft maximum of the local luma
-error, weight --peak (0.5; 0: off), p = --peak-p (4), sigma = --peak-sigma (1).
+P_p = (mean_pixels E^(p/2))^(1/p), E = Gaussian_sigma(dY^2 + c (dCb^2 + dCr^2)): a soft maximum of
+the local error, weight --peak (0.5; 0: off), p = --peak-p (4), sigma = --peak-sigma (1),
+c = --peak-chroma (4).
 Codebooks are EMA k-means (not trained by gradients).
 """
 
@@ -76,12 +77,15 @@ def parse(argv=None):
                          "(punishes large local errors more); 0: off (up to step 31 077 of progic-t), "
                          "see train/README.md")
     ap.add_argument("--peak", type=float, default=0.5,
-                    help="weight of a soft maximum of the local luma error (peak_err_per_sample, aimed "
+                    help="weight of a soft maximum of the local error (peak_err_per_sample, aimed "
                          "at Butteraugli's max-norm); 0: off (up to step 93 038 of progic-t), see "
                          "train/README.md")
     ap.add_argument("--peak-p", type=float, default=4.0, help="norm order of --peak (4 chosen by an A/B)")
     ap.add_argument("--peak-sigma", type=float, default=1.0,
                     help="Gaussian radius (px) of --peak's local error")
+    ap.add_argument("--peak-chroma", type=float, default=4.0,
+                    help="weight of the chroma (Cb, Cr) squared error in --peak's local error "
+                         "(4 chosen by an A/B; 0: luma only, up to step 132 877 of progic-t), see train/README.md")
     ap.add_argument("--beta", type=float, default=0.25, help="commitment weight")
     ap.add_argument("--ema-decay", type=float, default=0.99)
     ap.add_argument("--dead-frac", type=float, default=0.1,
@@ -228,6 +232,7 @@ def main(argv=None):
     history.append({"from_step": step, "to_step": step, "lr": a.lr, "lambda_ms": a.lambda_ms,
                     "l1_luma": a.l1_luma, "l2": a.l2,
                     "peak": a.peak, "peak_p": a.peak_p, "peak_sigma": a.peak_sigma,
+                    "peak_chroma": a.peak_chroma,
                     "disc_start": a.disc_start, "batch": a.batch, "crop": a.crop,
                     "device": str(device),
                     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
@@ -311,7 +316,8 @@ def main(argv=None):
         l1_b = err_per_sample(xr, xs, a.l1_luma)
         dist_b = l1_b + a.l2 * err_per_sample(xr, xs, a.l1_luma, power=2) if a.l2 > 0 else l1_b
         if a.peak > 0:
-            dist_b = dist_b + a.peak * peak_err_per_sample(xr, xs, a.peak_sigma, a.peak_p)
+            dist_b = dist_b + a.peak * peak_err_per_sample(xr, xs, a.peak_sigma, a.peak_p,
+                                                              a.peak_chroma)
         ms_b = ms_ssim(xr, xs)
         rec = (wt * (dist_b + a.lambda_ms * (1 - ms_b))).sum()
         com = (lam * commit).sum()
