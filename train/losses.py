@@ -30,19 +30,23 @@ def stage_weights(N, p=0.5):
 _YCC = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 
 
+def _ycc_diff(x, y):
+    """(Y, Cb, Cr) of the difference x - y of [B, 3, H, W] RGB images -> [B, 3, H, W]."""
+    m = torch.tensor(_YCC, dtype=x.dtype, device=x.device)
+    return torch.einsum("kc,bchw->bkhw", m, x - y)
+
+
 def err_per_sample(x, y, luma_weight=0.0, power=1):
     """Mean absolute (power 1) or squared (power 2) error per sample [B] of [B, 3, H, W] images.
 
     luma_weight 0: over RGB. luma_weight W > 0: over YCbCr with channel weights (W, 1, 1) / W,
     so a grey error costs what it costs in RGB while chroma errors cost 1/W of a luma error.
-    Butteraugli (part of the shipping bar) is almost blind to chroma at these rates (putting the
-    original's chroma into a reconstruction barely moves it, the original's luma removes 70% of
+    Butteraugli (part of the shipping bar) is on average almost blind to chroma at these rates
+    (putting the original's chroma into a reconstruction barely moves it, the original's luma removes 70% of
     it), so this moves the latent's capacity towards luma."""
-    d = x - y
     if luma_weight <= 0:
-        return d.abs().pow(power).flatten(1).mean(1)
-    m = torch.tensor(_YCC, dtype=d.dtype, device=d.device)
-    e = torch.einsum("kc,bchw->bkhw", m, d).abs().pow(power).mean((2, 3))  # [B, 3]
+        return (x - y).abs().pow(power).flatten(1).mean(1)
+    e = _ycc_diff(x, y).abs().pow(power).mean((2, 3))  # [B, 3]
     return (luma_weight * e[:, 0] + e[:, 1] + e[:, 2]) / luma_weight
 
 
@@ -57,9 +61,8 @@ def peak_err_per_sample(x, y, sigma=1.0, p=4.0, chroma=0.0):
     and by the 3-norm with 0.96 at p = 4; dividing E by the original's local texture energy (a
     masking model) ranked worse. chroma > 0: the worst images' max-norm is often set by a
     saturated object whose colour the decoder washes out, which a luma-only E cannot see."""
-    m = torch.tensor(_YCC if chroma > 0 else _YCC[:1], dtype=x.dtype, device=x.device)
-    d2 = torch.einsum("kc,bchw->bkhw", m, x - y) ** 2
-    e2 = d2[:, :1] + chroma * d2[:, 1:].sum(1, keepdim=True) if chroma > 0 else d2
+    d2 = _ycc_diff(x, y) ** 2
+    e2 = d2[:, :1] + chroma * d2[:, 1:].sum(1, keepdim=True)
     g = _gauss(2 * int(3 * sigma + 0.5) + 1, sigma, x.device, x.dtype)
     r = g.numel() // 2
     E = _filt(F.pad(e2, (r, r, r, r), mode="reflect"), g).clamp_min(0).flatten(1)
