@@ -238,6 +238,8 @@ def main(argv=None):
                      "chroma errors (see schedule)"),
             # the settings of every training session (args above are those of the last one)
             "schedule": ck.get("history") or [],
+            # train/soup.py: the checkpoints whose mean these weights are (codebooks: the first's)
+            **({"soup": ck["soup"]} if ck.get("soup") else {}),
         },
         "exported": datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z",
         "export_host": {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from losses import err_per_sample, peak_err_per_sample  # noqa: E402
-from export import export_tensors, model_from_safetensors, write_weights  # noqa: E402
+from export import export_tensors, load_checkpoint, model_from_safetensors, write_weights  # noqa: E402
 from progic import (CONFIGS, DCB, ProGIC, beam_search, beam_widths, exact_search, param_names,  # noqa: E402
                     smooth_image, sq_dist)
 
@@ -378,6 +378,26 @@ def main():
         assert spans == [(0, 2), (2, 4), (4, 5)], spans
         ok(f"resume: ckpt.pt continues (--until 2, then 2 steps, vs 4 fresh: max diff {diff:.1e}); slim resume.pt works; history {spans} "
            f"(resume.pt {os.path.getsize(os.path.join(run, 'resume.pt')) / 1e6:.1f} MB for progic-test)")
+
+        # -- weight averaging (train/soup.py): encoder/decoder means, codebooks from the base
+        import soup
+        sp = os.path.join(tmp, "soup.pt")
+        soup.main(["--out", sp, os.path.join(run, "ckpt.pt"), os.path.join(run2, "ckpt.pt")])
+        so = torch.load(sp)
+        k = "enc.down.weight"
+        mean = (d5["model"][k].double() + c4["model"][k].double()) / 2
+        assert torch.allclose(so["model"][k].double(), mean, atol=1e-7)
+        assert not torch.equal(d5["model"][k], c4["model"][k])
+        assert torch.equal(so["model"]["rvq.codebooks"], d5["model"]["rvq.codebooks"])
+        assert "opt" not in so and [m["step"] for m in so["soup"]] == [5, 4]
+        sm, _, _ = load_checkpoint("progic-test", sp)
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                soup.main(["--out", sp, os.path.join(run, "ckpt.pt"), os.path.join(run2, "ckpt.pt")])
+                raise AssertionError("soup.py overwrote its --out")
+            except SystemExit as e:
+                assert "exists" in str(e)
+        ok("soup: parameters are the mean of the inputs, codebooks the base's, export loads it, no overwrite")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"selftest passed in {time.time() - T0:.1f}s")
