@@ -6,14 +6,12 @@ residual VQ (codebooks and their EMA state) is taken from BASE unchanged: codebo
 whose entries are replaced by dead-code restarts, so the same index need not mean the same vector
 in two checkpoints, and an averaged codebook could be garbage where the checkpoints disagree. BASE
 should therefore be the latest checkpoint, whose codebooks follow the encoder most closely. The
-output keeps BASE's other fields (step, history, args) plus a `soup` record, so `export.py --ckpt
-OUT.pt` and `train.py` (a resumed run starts from the averaged weights) both read it."""
+output keeps BASE's other fields (step, history, args) plus a `soup` record, and `export.py --ckpt
+OUT.pt` reads it (resuming training from it is untested)."""
 import argparse
 import os
 
 import torch
-
-from progic import CONFIGS
 
 
 def soup(base, others):
@@ -36,9 +34,8 @@ def load(path):
     """A training checkpoint (.pt), or exported weights (.safetensors: F16-rounded, no EMA state)."""
     if path.endswith(".safetensors"):
         from export import model_from_safetensors
-        model = model_from_safetensors(path)
-        sd = {k: v.float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-        return {"cfg": model.cfg, "model": sd, "step": None}
+        model = model_from_safetensors(path)  # already widened to F32
+        return {"config": model.config_name, "cfg": model.cfg, "model": model.state_dict(), "step": None}
     return torch.load(path, map_location="cpu")
 
 
@@ -60,7 +57,7 @@ def main(argv=None):
     out["soup"] = [{"checkpoint": p, "step": s} for p, s in members]
     torch.save(out, a.out)
     print(f"wrote {a.out}: mean of {len(members)} checkpoints (steps {[s for _, s in members]}), "
-          f"codebooks from {a.base}; config {next(k for k, c in CONFIGS.items() if c == out['cfg'])}")
+          f"codebooks from {a.base}; config {out.get('config')}")
 
 
 if __name__ == "__main__":
