@@ -24,7 +24,8 @@ const USAGE = `tessera ${denoJson.version} — generative image compression on W
 
 Usage:
   tessera encode <image.png|jpg> -o <out.tsr> [--stages K | --bpp X | --max-bytes N]
-                 [--beams B] [--model NAME] [--background white|black|RRGGBB] [--force] [--cpu]
+                 [--beams B] [--presmoothing S] [--pad] [--model NAME]
+                 [--background white|black|RRGGBB] [--force] [--cpu]
   tessera decode <in.tsr> -o <out.png> [--stages K] [--smoothing S] [--best-effort] [--force]
                  [--cpu]
   tessera info <in.tsr>
@@ -34,6 +35,10 @@ Usage:
   --max-bytes N   fit the whole file in N bytes, downscaling when needed
   --beams B       index search width 1…8 (default 4; 1 = greedy, fastest): same size,
                   better quality on average at the written stages, slower encoding
+  --presmoothing S  encoder pre-filter strength 0…1 (default 0.5): a light blur before
+                  encoding that lowers Butteraugli for a little PSNR; 0 turns it off
+  --pad           pad every side to a multiple of 16 instead of shrinking one that is 1–4
+                  pixels past it (481 → 480, enlarged back on decode)
   --smoothing S   decoder post-filter strength 0…1 (default 0.5): a light blur that lowers
                   Butteraugli for a little PSNR; 0 keeps the network's output as it is
   --model NAME    model to encode with (default progic-t); decode reads it from the file
@@ -61,6 +66,7 @@ const VALUED = new Set([
   "--bpp",
   "--max-bytes",
   "--beams",
+  "--presmoothing",
   "--smoothing",
   "--model",
   "--background",
@@ -69,6 +75,7 @@ const BOOLEAN = new Set([
   "--force",
   "--cpu",
   "--best-effort",
+  "--pad",
   "--help",
   "-h",
   "--version",
@@ -219,6 +226,8 @@ export async function main(
           bpp: num(a.flags, "--bpp", false),
           maxBytes: num(a.flags, "--max-bytes", true),
           beams: inRange(a.flags, "--beams", 1, VQ_MAX_BEAMS, true),
+          presmoothing: inRange(a.flags, "--presmoothing", 0, 1, false),
+          fit: a.flags.has("--pad") ? "pad" as const : "auto" as const,
           background: colour(a.flags.get("--background")),
           onProgress: progress,
         };
@@ -231,7 +240,7 @@ export async function main(
         progress?.(`${model.name} on ${model.adapter?.description ?? "CPU reference backend"}`);
         const r = await encode(img, { ...options, model });
         await writeOutput(a.output, r.bytes, force);
-        const scaled = r.codedWidth !== img.width
+        const scaled = r.codedWidth !== img.width || r.codedHeight !== img.height
           ? `, coded at ${r.codedWidth}×${r.codedHeight}`
           : "";
         out(

@@ -8,7 +8,13 @@ import { webgpuBackend } from "../src/graph/webgpu_backend.ts";
 import type { RgbImage } from "../src/io/image.ts";
 import { toPaddedTensor } from "../src/io/resample.ts";
 import { readSafetensors } from "../src/io/safetensors.ts";
-import { DEFAULT_BEAMS, DEFAULT_SMOOTHING, ProgicCodec } from "../src/models/progic/codec.ts";
+import {
+  DEFAULT_BEAMS,
+  DEFAULT_PRESMOOTHING,
+  DEFAULT_SMOOTHING,
+  fitToGrid,
+  ProgicCodec,
+} from "../src/models/progic/codec.ts";
 import { decoderGraph, encoderGraph, encoderIndices } from "../src/models/progic/network.ts";
 import { loadProgicWeights, type ProgicWeights } from "../src/models/progic/weights.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
@@ -56,6 +62,17 @@ async function checkParity(backend: Backend, label: string, model: string) {
   const enc = await backend.compile(encoderGraph(weights, height, width, { debug: true }));
   const res = await enc.run({ image: data });
   compare(res.latent, g("latent").data, { atol: 2e-3, rtol: 2e-3, nmse: 1e-8 }, `${label} latent`);
+  // The encoder's default pre-filter against the twin's `smooth_image` of the padded input.
+  const pre = await backend.compile(
+    encoderGraph(weights, height, width, { debug: true, presmoothing: DEFAULT_PRESMOOTHING }),
+  );
+  compare(
+    (await pre.run({ image: data })).latent,
+    g("pre_latent").data,
+    { atol: 2e-3, rtol: 2e-3, nmse: 1e-8 },
+    `${label} pre-filtered latent`,
+  );
+  pre.dispose();
   const want = g("indices").data as Int32Array, gap = g("gap").data;
   const hw = want.length / weights.config.stages;
   let ties = 0;
@@ -234,6 +251,60 @@ Deno.test({
     await assertRejects(() => c.decode(new Uint8Array(0)), BitstreamError);
     const other = await ProgicCodec.create({ ...weights, sha256: "00".repeat(32) }, cpuBackend());
     await assertRejects(() => other.decode(bytes), ModelMismatchError);
+  },
+});
+
+Deno.test("progic: fitToGrid shrinks only sides 1–4 pixels past a multiple of 16", () => {
+  const cases: [number, number][] = [
+    [481, 480],
+    [321, 320],
+    [484, 480],
+    [485, 485],
+    [480, 480],
+    [500, 496],
+    [255, 255],
+    [257, 256],
+    [100, 100],
+    [50, 50],
+    [17, 17],
+    [65, 64],
+    [1, 1],
+    [16, 16],
+  ];
+  for (const [n, want] of cases) assertEquals(fitToGrid(n), want, `fitToGrid(${n})`);
+});
+
+Deno.test({
+  name: "progic: grid fit and pre-filter are encoder choices the decoder follows",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const c = await codec();
+    // 161×97 is one pixel past 160×96: fitted, it codes a 10×6 grid instead of 11×7.
+    const img = synthetic(161, 97);
+    const fitted = await c.encode(img, { stages: 2 });
+    assertEquals([fitted.codedWidth, fitted.codedHeight], [160, 96]);
+    const padded = await c.encode(img, { stages: 2, fit: "pad" });
+    assertEquals([padded.codedWidth, padded.codedHeight], [161, 97]);
+    const payload = (w: number, h: number) => 2 * Math.ceil((w * h * 10) / 8);
+    assertEquals(padded.bytes.length - fitted.bytes.length, payload(11, 7) - payload(10, 6));
+    // The decoder enlarges the coded image back to the display size.
+    const d = await c.decode(fitted.bytes);
+    assertEquals([d.image.width, d.image.height], [161, 97]);
+    // --bpp counts the fitted size: 2 fitted stages fit where 2 padded ones would not.
+    const bpp = (padded.bytes.length * 8) / (161 * 97) - 1e-6;
+    assertEquals((await c.encode(img, { bpp })).stages, 2);
+    assertEquals((await c.encode(img, { bpp, fit: "pad" })).stages, 1);
+    // The pre-filter changes what the encoder sees, not the stream's size or format.
+    const sharp = await c.encode(img, { stages: 2, presmoothing: 0 });
+    assertEquals(sharp.bytes.length, fitted.bytes.length);
+    assert(sharp.bytes.some((v, i) => v !== fitted.bytes[i]), "presmoothing changed nothing");
+    await assertRejects(() => c.encode(img, { presmoothing: -0.1 }), InvalidArgumentError);
+    await assertRejects(
+      // deno-lint-ignore no-explicit-any
+      () => c.encode(img, { fit: "crop" as any }),
+      InvalidArgumentError,
+    );
   },
 });
 

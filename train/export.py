@@ -3,13 +3,16 @@
 
     /usr/bin/python3 train/export.py --config progic-t            # all 200 bsds500/test images
     /usr/bin/python3 train/export.py --config progic-t --limit 20 # quick check
+    /usr/bin/python3 train/export.py --config progic-t --eval-only # re-measure the shipped weights
 
 Reads train/runs/<config>/ckpt.pt (or resume.pt). Also rewrites tests/golden/<config>.safetensors
 from the new file (--no-golden to skip), so golden vectors and weights stay in step. Conv weights are stored as F16 by default,
 rvq.codebooks and the modulation tensors as F32 (--dtype / --keep-f32 change this). The quality
 in the manifest is measured with the weights exactly as stored (F16 values widened to F32), on
-full test images through the codec path (replicate padding to multiples of 16, crop back, output
-rounded to 8 bits): per stage mean bpp (10·s·ceil(H/16)·ceil(W/16)/(H·W)), PSNR (RGB, 8-bit
+full test images through the codec path with its defaults (a side 1–4 px past a multiple of 16
+shrunk to it and enlarged back, other sizes padded with replicated edges and cropped back; the
+encoder's pre-filter, beam search and the decoder's post-filter; output rounded to 8 bits): per
+stage mean bpp (10·s·ceil(coded H/16)·ceil(coded W/16)/(H·W)), PSNR (RGB, 8-bit
 peak), MS-SSIM (standard 5 scales, Gaussian 11/1.5, RGB channels averaged) and, when libjxl's
 butteraugli_main is on PATH, Butteraugli max-norm and 3-norm (as bench/eval measures them).
 """
@@ -31,6 +34,7 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
+from PIL import Image
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -48,6 +52,25 @@ DEFAULT_BEAMS = 4
 # The TypeScript decoder's default post-filter strength (DEFAULT_SMOOTHING in
 # src/models/progic/codec.ts): the manifest measures what `mod.ts decode` returns.
 DEFAULT_SMOOTHING = 0.5
+# The TypeScript encoder's default pre-filter strength (DEFAULT_PRESMOOTHING in
+# src/models/progic/codec.ts): the same blur as the post-filter, on the encoder's input.
+DEFAULT_PRESMOOTHING = 0.5
+
+
+def fit_to_grid(n):
+    """The coded length of a side of n pixels under the TypeScript encoder's default `fit: "auto"`
+    (fitToGrid in src/models/progic/codec.ts): n − n mod 16 when that remainder is 1…4 and at most
+    n/64, else n (padded)."""
+    r = n % 16
+    return n - r if 0 < r <= 4 and 64 * r <= n else n
+
+
+def lanczos_resize(rgb8, width, height):
+    """[H, W, 3] uint8 -> [height, width, 3] uint8 with Pillow's Lanczos filter, which the
+    TypeScript `resize` (src/io/resample.ts) matches within ±1 per sample."""
+    if rgb8.shape[0] == height and rgb8.shape[1] == width:
+        return rgb8
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb8)).resize((width, height), Image.LANCZOS))
 
 
 def is_f32_kept(name):
@@ -112,12 +135,15 @@ def butteraugli(ref_ppm, dist_ppm):
 
 
 @torch.no_grad()
-def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=1, smoothing=0.0):
+def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=1, smoothing=0.0,
+             presmoothing=0.0, fit="pad"):
     """-> list of per-stage dicts {stage, bpp, psnr, ms_ssim[, butteraugli, butteraugli3]} averaged
     over files. Butteraugli is measured when libjxl's butteraugli_main is on PATH (or when asked).
     beams > 1: each stage count s is encoded as the codec encodes `--stages s`, by a beam search
     over the first s codebooks; beams = 1: greedy, one search serves every prefix. smoothing: the
-    decoder's post-filter strength (0: the network's output)."""
+    decoder's post-filter strength (0: the network's output). presmoothing: the encoder's
+    pre-filter strength. fit "auto": sides fitted to the latent grid (`fit_to_grid`, Lanczos
+    there and back) as the codec does by default; "pad": padded and cropped."""
     N = model.N
     stages = stages or list(range(1, N + 1))
     if with_butteraugli is None:
@@ -132,26 +158,28 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
         for i, f in enumerate(files):
             img = load_rgb(f)
             H, W = img.shape[:2]
-            x = torch.from_numpy(img).float() / 255.0
+            ch, cw = (fit_to_grid(H), fit_to_grid(W)) if fit == "auto" else (H, W)
+            x = torch.from_numpy(lanczos_resize(img, cw, ch).copy()).float() / 255.0
             if beams > 1:
-                y = model.latent(x)
+                y = model.latent(x, presmoothing)
             else:
-                idx = model.compress(x)
-            xt = x.permute(2, 0, 1)[None].double()
+                idx = model.compress(x, presmoothing=presmoothing)
+            xt = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].double() / 255.0
             if with_butteraugli:
                 write_ppm(ref, img)
             for s in stages:
                 if beams > 1:
                     idx = beam_search(y, model.rvq.codebooks, beams, stages=s)
-                rec = model.decompress(idx, s, H, W, smoothing=smoothing)
-                q8 = torch.round(rec * 255.0).clamp(0, 255)
-                rt = (q8 / 255.0).permute(2, 0, 1)[None].double()
+                rec = model.decompress(idx, s, ch, cw, smoothing=smoothing)
+                q8 = torch.round(rec * 255.0).clamp(0, 255).to(torch.uint8).numpy()
+                q8 = torch.from_numpy(lanczos_resize(q8, W, H).copy())
+                rt = (q8.double() / 255.0).permute(2, 0, 1)[None]
                 mse = ((rt - xt) ** 2).mean().item()
                 acc[s]["psnr"] += 10 * np.log10(1.0 / max(mse, 1e-12))
                 acc[s]["ms_ssim"] += ms_ssim(rt, xt, scales=5, floor=0.0).item()
-                acc[s]["bpp"] += 10.0 * s * (-(-H // 16)) * (-(-W // 16)) / (H * W)
+                acc[s]["bpp"] += 10.0 * s * (-(-ch // 16)) * (-(-cw // 16)) / (H * W)
                 if with_butteraugli:
-                    write_ppm(dist, q8.to(torch.uint8).numpy())
+                    write_ppm(dist, q8.numpy())
                     bmax, b3 = butteraugli(ref, dist)
                     acc[s]["butteraugli"] += bmax
                     acc[s]["butteraugli3"] += b3
@@ -178,6 +206,73 @@ def load_checkpoint(config, path=None):
     raise SystemExit(f"no checkpoint for {config} (looked at {cands})")
 
 
+def measure(wpath, a, model=None, manifest=None):
+    """-> the manifest's "quality" block: the weights file at wpath evaluated on bsds500/test with
+    the codec defaults in `a` (and, with --compare-f32, `model`'s unrounded weights, recorded in
+    manifest["quality_unrounded_f32"])."""
+    files = sorted(list_images(("test",)))
+    if a.limit:
+        files = files[:a.limit]
+    t0 = time.time()
+    em = model_from_safetensors(wpath, a.config)
+    q = evaluate(em, files, beams=a.beams, smoothing=a.smoothing, presmoothing=a.presmoothing, fit=a.fit)
+    quality = {
+        "dataset": f"bsds500/test ({len(files)} of 200 images{'' if not a.limit else ', --limit'})",
+        "images": len(files),
+        "measured": datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z",
+        "method": ("codec path: sides 1-4 px past a multiple of 16 shrunk to it (Lanczos) and enlarged back, "
+                   "others replicate-padded to x16 and cropped; " if a.fit == "auto" else
+                   "codec path (replicate pad to x16, crop); ")
+                  + (f"encoder pre-filter presmoothing {a.presmoothing}; " if a.presmoothing > 0 else "")
+                  + "8-bit output, weights as stored; "
+                  + (f"beam search {a.beams} wide over the first s codebooks for stage s; " if a.beams > 1
+                     else "greedy search; ")
+                  + (f"decoder post-filter smoothing {a.smoothing}; " if a.smoothing > 0 else "no post-filter; ")
+                  + "PSNR RGB; "
+                  "MS-SSIM 5 scales Gaussian 11/1.5, RGB channel mean; bpp = 10*s*ceil(coded H/16)*ceil(coded W/16)/(H*W)"
+                  + ("; Butteraugli: libjxl butteraugli_main --pnorm 3 on PPM (80 nits), max-norm and 3-norm"
+                     if BUTTERAUGLI else ""),
+        "stages": q,
+    }
+    print(f"evaluated {len(files)} images in {time.time() - t0:.0f}s", flush=True)
+    for r in q:
+        ba = (f" butteraugli {r['butteraugli']:.3f} 3-norm {r['butteraugli3']:.3f}"
+              if "butteraugli" in r else "")
+        print(f"  stage {r['stage']}: bpp {r['bpp']:.4f} psnr {r['psnr']:.3f} ms-ssim {r['ms_ssim']:.5f}{ba}")
+    if a.compare_f32 and model is not None:
+        q32 = evaluate(model.float().eval(), files, beams=a.beams, smoothing=a.smoothing,
+                       presmoothing=a.presmoothing, fit=a.fit)
+        manifest["quality_unrounded_f32"] = q32
+        for r, r32 in zip(q, q32):
+            print(f"  stage {r['stage']}: stored-vs-f32 dPSNR {r['psnr'] - r32['psnr']:+.4f} "
+                  f"dMS-SSIM {r['ms_ssim'] - r32['ms_ssim']:+.6f}")
+    return quality
+
+
+def write_manifest(mpath, manifest):
+    with open(mpath + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    os.replace(mpath + ".tmp", mpath)
+    print(f"wrote {mpath}")
+
+
+def requalify(a):
+    """--eval-only: re-measure the quality of the weights already in --out-dir (after a change of
+    the codec's defaults) and rewrite only the manifest's "quality" block."""
+    wpath = os.path.join(a.out_dir, f"{a.config}.safetensors")
+    mpath = os.path.join(a.out_dir, f"{a.config}.json")
+    if not (os.path.exists(wpath) and os.path.exists(mpath)):
+        raise SystemExit(f"--eval-only needs {wpath} and {mpath}")
+    with open(mpath) as f:
+        manifest = json.load(f)
+    if manifest["weights"]["sha256"] != sha256(wpath):
+        raise SystemExit(f"{mpath} does not describe {wpath} (sha256 differs)")
+    manifest["quality"] = measure(wpath, a)
+    write_manifest(mpath, manifest)
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="progic-t", choices=sorted(CONFIGS))
@@ -188,6 +283,8 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=0, help="evaluate on the first N test images only")
     ap.add_argument("--compare-f32", action="store_true", help="also evaluate unrounded F32 weights")
     ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--eval-only", action="store_true",
+                    help="re-measure the weights already in --out-dir and rewrite only their manifest's quality")
     ap.add_argument("--no-golden", action="store_true",
                     help="do not rewrite tests/golden/<config>.safetensors from the new weights")
     ap.add_argument("--threads", type=int, default=2)
@@ -195,8 +292,14 @@ def main(argv=None):
                     help="residual-VQ search width of the evaluation (the TypeScript encoder's default)")
     ap.add_argument("--smoothing", type=float, default=DEFAULT_SMOOTHING,
                     help="decoder post-filter strength of the evaluation (the TypeScript decoder's default)")
+    ap.add_argument("--presmoothing", type=float, default=DEFAULT_PRESMOOTHING,
+                    help="encoder pre-filter strength of the evaluation (the TypeScript encoder's default)")
+    ap.add_argument("--fit", default="auto", choices=["auto", "pad"],
+                    help="how sides meet the latent grid (the TypeScript encoder's default: auto)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    if a.eval_only:
+        return requalify(a)
 
     model, ck, ck_path = load_checkpoint(a.config, a.ckpt)
     os.makedirs(a.out_dir, exist_ok=True)
@@ -246,42 +349,8 @@ def main(argv=None):
                         "torch": torch.__version__},
     }
     if not a.no_eval:
-        files = sorted(list_images(("test",)))
-        if a.limit:
-            files = files[:a.limit]
-        t0 = time.time()
-        em = model_from_safetensors(wpath, a.config)
-        q = evaluate(em, files, beams=a.beams, smoothing=a.smoothing)
-        manifest["quality"] = {
-            "dataset": f"bsds500/test ({len(files)} of 200 images{'' if not a.limit else ', --limit'})",
-            "images": len(files),
-            "method": "codec path (replicate pad to x16, crop), 8-bit output, weights as stored; "
-                      + (f"beam search {a.beams} wide over the first s codebooks for stage s; " if a.beams > 1
-                         else "greedy search; ")
-                      + (f"decoder post-filter smoothing {a.smoothing}; " if a.smoothing > 0 else "no post-filter; ")
-                      + "PSNR RGB; "
-                      "MS-SSIM 5 scales Gaussian 11/1.5, RGB channel mean; bpp = 10*s*ceil(H/16)*ceil(W/16)/(H*W)"
-                      + ("; Butteraugli: libjxl butteraugli_main --pnorm 3 on PPM (80 nits), max-norm and 3-norm"
-                         if BUTTERAUGLI else ""),
-            "stages": q,
-        }
-        print(f"evaluated {len(files)} images in {time.time() - t0:.0f}s", flush=True)
-        for r in q:
-            ba = (f" butteraugli {r['butteraugli']:.3f} 3-norm {r['butteraugli3']:.3f}"
-                  if "butteraugli" in r else "")
-            print(f"  stage {r['stage']}: bpp {r['bpp']:.4f} psnr {r['psnr']:.3f} ms-ssim {r['ms_ssim']:.5f}{ba}")
-        if a.compare_f32:
-            q32 = evaluate(model.float().eval(), files, beams=a.beams, smoothing=a.smoothing)
-            manifest["quality_unrounded_f32"] = q32
-            for r, r32 in zip(q, q32):
-                print(f"  stage {r['stage']}: stored-vs-f32 dPSNR {r['psnr'] - r32['psnr']:+.4f} "
-                      f"dMS-SSIM {r['ms_ssim'] - r32['ms_ssim']:+.6f}")
-    mpath = os.path.join(a.out_dir, f"{a.config}.json")
-    with open(mpath + ".tmp", "w") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-    os.replace(mpath + ".tmp", mpath)
-    print(f"wrote {mpath}")
+        manifest["quality"] = measure(wpath, a, model, manifest)
+    write_manifest(os.path.join(a.out_dir, f"{a.config}.json"), manifest)
     if not a.no_golden and os.path.abspath(a.out_dir) == os.path.join(ROOT, "weights"):
         import golden  # the golden vectors must match the weights file they name
         golden.main(["--config", a.config, "--weights", wpath])

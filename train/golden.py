@@ -14,7 +14,9 @@ Contents: input [H, W, 3] f32 in [0, 1] (a 70x50 crop of a BSDS500 test image: n
 16, so padding is exercised), indices [N, h, w] i32, gap [N, h, w] f32, latent [h, w, C2] f32
 (encoder output y), recon [N, H, W, 3] f32 (stages 1..N, no post-filter, clamped, not rounded),
 beam_indices [N, h, w] i32 (the beam search of the default encoder, DEFAULT_BEAMS wide, distances in
-F64), smoothed [H, W, 3] f32 (stage N through the decoder's default post-filter, DEFAULT_SMOOTHING).
+F64), smoothed [H, W, 3] f32 (stage N through the decoder's default post-filter, DEFAULT_SMOOTHING),
+pre_latent [h, w, C2] f32 (the encoder output of the padded input after the encoder's default
+pre-filter, DEFAULT_PRESMOOTHING).
 """
 
 import argparse
@@ -31,7 +33,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
-from export import DEFAULT_BEAMS, DEFAULT_SMOOTHING, FORMAT, export_tensors, model_from_safetensors, sha256, write_weights  # noqa: E402
+from export import DEFAULT_BEAMS, DEFAULT_PRESMOOTHING, DEFAULT_SMOOTHING, FORMAT, export_tensors, model_from_safetensors, sha256, write_weights  # noqa: E402
 from progic import CONFIGS, ProGIC, beam_search, exact_search  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -109,6 +111,7 @@ def main(argv=None):
         mism = int((fast != idx).sum())
         recon = torch.stack([model.decompress(idx, s, H, W) for s in range(1, model.N + 1)])
         smoothed = model.decompress(idx, model.N, H, W, smoothing=DEFAULT_SMOOTHING)
+        pre_latent = model.latent(x, DEFAULT_PRESMOOTHING).contiguous()
     tens = {
         "input": x.numpy().astype(np.float32),
         "indices": idx.numpy().astype(np.int32),
@@ -117,12 +120,14 @@ def main(argv=None):
         "recon": recon.numpy().astype(np.float32),
         "beam_indices": beam.numpy().astype(np.int32),
         "smoothed": smoothed.numpy().astype(np.float32),
+        "pre_latent": pre_latent.numpy().astype(np.float32),
     }
     meta = {"config": a.config, "format": FORMAT + "-golden", "weights": os.path.relpath(wpath, ROOT),
             "weights_sha256": sha256(wpath), "image": f"bsds500/{IMAGE}",
             "crop": f"left={c['left']} top={c['top']} width={W} height={H}",
             "search": "f32 residuals, f64 exact distances, lowest index wins ties",
-            "beams": str(DEFAULT_BEAMS), "smoothing": str(DEFAULT_SMOOTHING)}
+            "beams": str(DEFAULT_BEAMS), "smoothing": str(DEFAULT_SMOOTHING),
+            "presmoothing": str(DEFAULT_PRESMOOTHING)}
     os.makedirs(os.path.dirname(out), exist_ok=True)
     st_io.save(out, tens, metadata=meta)
     psnr = [float(-10 * torch.log10(((r - x) ** 2).mean())) for r in recon]

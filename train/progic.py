@@ -379,17 +379,22 @@ class ProGIC(nn.Module):
         return t.permute(2, 0, 1)[None].float()
 
     @torch.no_grad()
-    def latent(self, img):
+    def latent(self, img, presmoothing=0.0):
         """img [H, W, 3] (or [H, W] / [H, W, 1]) float in [0, 1] -> encoder output y [h, w, C2]
-        of the padded image (the codec path), on the codebooks' device."""
+        of the padded image (the codec path), on the codebooks' device. presmoothing: the
+        encoder's pre-filter (`smooth_image` of the padded image at that strength; 0: off), as
+        the TypeScript encoder applies it (export.DEFAULT_PRESMOOTHING by default there)."""
         x = self.pad16(self.to_nchw(img).to(self.rvq.codebooks.device))
+        if presmoothing > 0:
+            x = smooth_image(x, presmoothing)
         return self.encode(x)[0].permute(1, 2, 0)
 
     @torch.no_grad()
-    def compress(self, img, exact=False, beams=1):
+    def compress(self, img, exact=False, beams=1, presmoothing=0.0):
         """img [H, W, 3] (or [H, W] / [H, W, 1]) float in [0, 1] -> indices [N, h, w] (int64).
-        beams > 1: beam search (`beam_search`) instead of greedy nearest codes."""
-        y = self.latent(img)
+        beams > 1: beam search (`beam_search`) instead of greedy nearest codes. presmoothing: see
+        `latent`."""
+        y = self.latent(img, presmoothing)
         if beams > 1:
             return beam_search(y, self.rvq.codebooks, beams, exact=exact)
         if exact:

@@ -398,6 +398,26 @@ def main():
             except SystemExit as e:
                 assert "exists" in str(e)
         ok("soup: parameters are the mean of the inputs, codebooks the base's, export loads it, no overwrite")
+
+        # -- the codec path of export.evaluate: grid fit (fitToGrid's cases in tests/progic_test.ts)
+        import export
+        from PIL import Image
+        fits = {481: 480, 321: 320, 484: 480, 485: 485, 480: 480, 500: 496, 255: 255, 257: 256,
+                100: 100, 50: 50, 17: 17, 65: 64, 1: 1, 16: 16}
+        assert all(export.fit_to_grid(n) == w for n, w in fits.items())
+        yy, xx = np.mgrid[0:177, 0:257]  # >= 176 px: MS-SSIM's 5 scales
+        pic = np.stack([xx, yy * 1.4, (xx + yy) % 64 * 4], -1).clip(0, 255).astype(np.uint8)
+        pp = os.path.join(tmp, "fit.png")
+        Image.fromarray(pic).save(pp)
+        back = export.lanczos_resize(export.lanczos_resize(pic, 256, 176), 257, 177)
+        assert back.shape == pic.shape and np.abs(back.astype(int) - pic).mean() < 1.5
+        with contextlib.redirect_stdout(io.StringIO()):
+            q = {f: export.evaluate(sm, [pp], stages=[2], with_butteraugli=False, fit=f, presmoothing=0.5)[0]
+                 for f in ("auto", "pad")}
+        assert abs(q["auto"]["bpp"] - 2 * 10 * 16 * 11 / (257 * 177)) < 1e-5, q
+        assert abs(q["pad"]["bpp"] - 2 * 10 * 17 * 12 / (257 * 177)) < 1e-5, q
+        ok(f"export.evaluate: fit auto codes 257x177 as 256x176 (bpp {q['auto']['bpp']:.4f} vs padded "
+           f"{q['pad']['bpp']:.4f}), Lanczos round trip close, fit_to_grid = fitToGrid")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"selftest passed in {time.time() - T0:.1f}s")

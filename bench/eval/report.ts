@@ -284,10 +284,19 @@ function pointTables(agg: Aggregate, butteraugli: boolean): string {
   return md;
 }
 
-function matchedTable(agg: Aggregate, rates: readonly number[], butteraugli: boolean): string {
+function matchedTable(agg: Aggregate, fixed: readonly number[], butteraugli: boolean): string {
+  // The shipping bar compares at a Tessera model's highest rate, which need not be a round one
+  // (rounded down so that it stays on the curve).
+  const tops = agg.codecs.filter((c) => isTessera(c.codec) && c.points.length)
+    .map((c) => Math.floor(Math.max(...c.points.map((p) => p.bpp)) * 1e4) / 1e4);
+  const rates = [...new Set([...fixed, ...tops])].sort((a, b) => a - b);
   let md = "## Quality at matched rates\n\n" +
     "Mean curves interpolated linearly in log-rate; – where a codec's curve does not reach the " +
-    "rate.\n\n";
+    "rate." +
+    (tops.length
+      ? ` Also at the highest rate of each Tessera model (${tops.join(", ")} bpp).`
+      : "") +
+    "\n\n";
   for (const m of METRICS) {
     if (!butteraugli && m.key.startsWith("butteraugli")) continue;
     md += `**${m.label}**\n\n` + table(

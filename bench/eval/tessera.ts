@@ -55,8 +55,8 @@ export function tesseraCodec(api: TesseraApi, model?: string, defaultModel?: str
     name: model ? `tessera-${model}` : "tessera",
     points,
     settings: `Tessera ProGIC, model ${model ?? defaultModel ?? "(library default)"}, ` +
-      `stages 1–${TESSERA_STAGES}, library default search (each point encoded for its stage count) and ` +
-      "decoder post-filter",
+      `stages 1–${TESSERA_STAGES}, library defaults (grid fit, encoder pre-filter, beam search aimed ` +
+      "at each point's stage count, decoder post-filter)",
     async encode(rgb: RgbImage, point: string): Promise<Uint8Array> {
       const stages = Number(point.slice(1));
       if (!points.includes(point)) throw new Error(`unknown Tessera point "${point}"`);

@@ -44,6 +44,19 @@ export interface ProgicEncodeOptions {
    * Default {@link DEFAULT_BEAMS}.
    */
   readonly beams?: number;
+  /**
+   * Strength in [0, 1] of a light [1 2 1]² blur blended into the image before the encoder (0:
+   * none). The decoder is unchanged. Default {@link DEFAULT_PRESMOOTHING}.
+   */
+  readonly presmoothing?: number;
+  /**
+   * How a size that is not a multiple of 16 meets the latent grid: `"auto"` (the default)
+   * shrinks a side by its remainder when that is at most 4 pixels and at most 1/64 of the side
+   * (481 → 480), so no bits go to a latent row or column that holds one pixel of image; the
+   * decoder enlarges back. `"pad"` always pads (replicated edges) and crops after decoding.
+   * See {@link fitToGrid}.
+   */
+  readonly fit?: "auto" | "pad";
   /** Called with progress messages. */
   readonly onProgress?: (message: string) => void;
 }
@@ -57,12 +70,30 @@ export const DEFAULT_BEAMS = 4;
  */
 export const DEFAULT_SMOOTHING = 0.5;
 
+/**
+ * Default pre-filter strength of {@link ProgicCodec.encode}: blurring the encoder's input lowers
+ * Butteraugli more, for less PSNR, than blurring the decoder's output does (train/README.md,
+ * "Encoder pre-filter").
+ */
+export const DEFAULT_PRESMOOTHING = 0.5;
+
+/**
+ * The size a side of `n` pixels is coded at when {@link ProgicEncodeOptions.fit} is `"auto"`:
+ * `n − n mod 16` when that remainder is 1…4 pixels and at most n/64, else `n` (padded).
+ */
+export function fitToGrid(n: number): number {
+  const r = n % LATENT_STRIDE;
+  return r > 0 && r <= 4 && 64 * r <= n ? n - r : n;
+}
+
 /** What {@link ProgicCodec.encodeIndices} searches for. */
 export interface ProgicSearchOptions {
   /** Stages to search (1…N, default N): a beam search aims at the last of them. */
   readonly stages?: number;
   /** Search width (default {@link DEFAULT_BEAMS}); see {@link ProgicEncodeOptions.beams}. */
   readonly beams?: number;
+  /** Pre-filter strength (default {@link DEFAULT_PRESMOOTHING}); see {@link ProgicEncodeOptions.presmoothing}. */
+  readonly presmoothing?: number;
 }
 
 /** What an encode produced. */
@@ -214,11 +245,15 @@ export class ProgicCodec {
   ): Promise<{ indices: Int32Array[]; h: number; w: number }> {
     const stages = opts.stages ?? this.config.stages;
     const beams = opts.beams ?? DEFAULT_BEAMS;
+    const presmoothing = opts.presmoothing ?? DEFAULT_PRESMOOTHING;
     if (!Number.isInteger(stages) || stages < 1 || stages > this.config.stages) {
       throw new InvalidArgumentError(`stages must be 1…${this.config.stages}, got ${stages}`);
     }
     if (!Number.isInteger(beams) || beams < 1 || beams > VQ_MAX_BEAMS) {
       throw new InvalidArgumentError(`beams must be an integer in 1…${VQ_MAX_BEAMS}, got ${beams}`);
+    }
+    if (!(presmoothing >= 0 && presmoothing <= 1)) {
+      throw new InvalidArgumentError(`presmoothing must be in [0, 1], got ${presmoothing}`);
     }
     const t = toPaddedTensor(img, LATENT_STRIDE);
     const { h, w } = gridOf(img.width, img.height);
@@ -229,8 +264,8 @@ export class ProgicCodec {
       ? { stages: this.config.stages, beams: 1 }
       : { stages, beams };
     const exe = await this.#exe(
-      `enc:${th}x${tw}:${search.stages}:${search.beams}`,
-      () => encoderGraph(this.weights, th * 16, tw * 16, search),
+      `enc:${th}x${tw}:${search.stages}:${search.beams}:${presmoothing}`,
+      () => encoderGraph(this.weights, th * 16, tw * 16, { ...search, presmoothing }),
     );
     const out = Array.from({ length: stages }, () => new Int32Array(h * w));
     for (const tile of plan.tiles) {
@@ -285,9 +320,17 @@ export class ProgicCodec {
     if (modes.length > 1) {
       throw new InvalidArgumentError("give at most one of stages, bpp, maxBytes");
     }
-    if (opts.maxBytes !== undefined) {
-      return this.#encodeBudget(img, opts.maxBytes, opts.beams, opts.onProgress);
+    const fit = opts.fit ?? "auto";
+    if (fit !== "auto" && fit !== "pad") {
+      throw new InvalidArgumentError(`fit must be "auto" or "pad", got ${JSON.stringify(fit)}`);
     }
+    const search = { beams: opts.beams, presmoothing: opts.presmoothing };
+    const fitted = (w: number, h: number): [number, number] =>
+      fit === "auto" ? [fitToGrid(w), fitToGrid(h)] : [w, h];
+    if (opts.maxBytes !== undefined) {
+      return this.#encodeBudget(img, opts.maxBytes, search, fitted, opts.onProgress);
+    }
+    const [cw, ch] = fitted(img.width, img.height);
     let stages = n;
     if (opts.stages !== undefined) {
       if (!Number.isInteger(opts.stages) || opts.stages < 1 || opts.stages > n) {
@@ -300,17 +343,21 @@ export class ProgicCodec {
       stages = 1;
       for (let k = n; k >= 1; k--) {
         if (
-          this.#size(img.width, img.height, img.width, img.height, k) * 8 /
-              (img.width * img.height) <= opts.bpp
+          this.#size(img.width, img.height, cw, ch, k) * 8 / (img.width * img.height) <= opts.bpp
         ) {
           stages = k;
           break;
         }
       }
     }
-    opts.onProgress?.(`encoding ${img.width}×${img.height}, ${stages} stage(s)`);
-    const { indices } = await this.encodeIndices(img, { stages, beams: opts.beams });
-    return this.#pack(img.width, img.height, img, indices);
+    opts.onProgress?.(
+      `encoding ${img.width}×${img.height}${
+        cw !== img.width || ch !== img.height ? ` as ${cw}×${ch}` : ""
+      }, ${stages} stage(s)`,
+    );
+    const coded = resize(img, cw, ch);
+    const { indices } = await this.encodeIndices(coded, { stages, ...search });
+    return this.#pack(img.width, img.height, coded, indices);
   }
 
   #pack(width: number, height: number, coded: RgbImage, indices: Int32Array[]): ProgicEncodeResult {
@@ -349,13 +396,15 @@ export class ProgicCodec {
   async #encodeBudget(
     img: RgbImage,
     maxBytes: number,
-    beams: number | undefined,
+    search: { beams?: number; presmoothing?: number },
+    fitted: (w: number, h: number) => [number, number],
     progress?: (m: string) => void,
   ): Promise<ProgicEncodeResult> {
     const bits = Math.log2(this.config.codes);
+    const codedSize = (s: number) =>
+      fitted(Math.max(1, Math.round(img.width * s)), Math.max(1, Math.round(img.height * s)));
     const fits = (s: number, k: number) => {
-      const cw = Math.max(1, Math.round(img.width * s)),
-        ch = Math.max(1, Math.round(img.height * s));
+      const [cw, ch] = codedSize(s);
       return this.#size(img.width, img.height, cw, ch, k) <= maxBytes;
     };
     // Candidate scales: 1 and a geometric ladder down to a 16-pixel short side.
@@ -385,10 +434,9 @@ export class ProgicCodec {
     }
     let best: { res: ProgicEncodeResult; mse: number } | undefined;
     for (const { s, k } of candidates) {
-      const cw = Math.max(1, Math.round(img.width * s)),
-        ch = Math.max(1, Math.round(img.height * s));
+      const [cw, ch] = codedSize(s);
       const coded = resize(img, cw, ch);
-      const { indices: kept } = await this.encodeIndices(coded, { stages: k, beams });
+      const { indices: kept } = await this.encodeIndices(coded, { stages: k, ...search });
       const rec = resize(await this.decodeIndices(kept, cw, ch), img.width, img.height);
       const mse = meanSquaredError(rec, img);
       progress?.(

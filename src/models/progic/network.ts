@@ -102,6 +102,11 @@ export interface EncoderGraphOptions {
   readonly beams?: number;
   /** Search only the first `stages` codebooks (default all); a beam search aims at the last. */
   readonly stages?: number;
+  /**
+   * Strength of the {@link smooth} blur applied to the image before the encoder, in [0, 1]
+   * (default 0: none). The decoder is the same; see ProgicEncodeOptions.presmoothing.
+   */
+  readonly presmoothing?: number;
 }
 
 /**
@@ -138,7 +143,7 @@ function codebookConstants(cb: Float32Array, k: number, d: number) {
 
 /**
  * The encoder and residual-VQ search. Input `image`: `[1, H, W, 3]` holding pixel values − 0.5,
- * H and W multiples of 16. Outputs, for the S searched stages: after a greedy search
+ * H and W multiples of 16, pre-filtered by {@link smooth} at `presmoothing` (0: off). Outputs, for the S searched stages: after a greedy search
  * `indices0 … indices{S−1}` (i32 `[1, H/16, W/16]`), after a beam search `beamRows{s}` and
  * `beamCodes{s}`; {@link encoderIndices} reads either.
  */
@@ -150,7 +155,9 @@ export function encoderGraph(
 ): Graph {
   const b = new Builder();
   const g = b.g;
-  const x = g.input("image", [1, height, width, 3]);
+  let x = g.input("image", [1, height, width, 3]);
+  const pre = opts.presmoothing ?? 0;
+  if (pre > 0) x = g.op1(smooth, [x], { strength: pre }, "pre_filter");
   let p = g.op1(pixelUnshuffle, [x], { r: 8 }, "unshuffle8");
   p = b.dcb(p, w.enc.head, "enc.head", 0);
   w.enc.blocks.forEach((blk, i) => (p = b.dcb(p, blk, `enc.blocks.${i}`, 0)));
