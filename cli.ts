@@ -281,7 +281,10 @@ export async function main(
           [
             `codec        ${i.codec}`,
             `model        ${i.model} (weights ${i.weightsHash}…)`,
-            `size         ${i.width}×${i.height}`,
+            `size         ${i.width}×${i.height}` +
+            (i.codedWidth !== i.width || i.codedHeight !== i.height
+              ? `, coded at ${i.codedWidth}×${i.codedHeight}`
+              : ""),
             `stages       ${i.stagesPresent} of ${i.stages} present`,
             `file         ${i.bytes} bytes, ${i.bpp.toFixed(4)} bpp`,
             `segments     ${i.segmentBytes.join(", ")} bytes`,

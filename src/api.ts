@@ -10,7 +10,7 @@ import { cpuBackend } from "./graph/cpu_backend.ts";
 import { acquireGpu, type AdapterReport, type GpuContext } from "./graph/device.ts";
 import { webgpuBackend } from "./graph/webgpu_backend.ts";
 import { type AlphaOptions, type ImageData8, type RgbImage, toRgb } from "./io/image.ts";
-import { progicModelName } from "./models/progic/bitstream.ts";
+import { progicModelName, readProgicParams } from "./models/progic/bitstream.ts";
 import {
   maxTileLatent,
   ProgicCodec,
@@ -249,6 +249,10 @@ export interface StreamInfo {
   readonly width: number;
   /** Display size. */
   readonly height: number;
+  /** Size that was coded (smaller than the display size when fitted to the grid or downscaled). */
+  readonly codedWidth: number;
+  /** See `codedWidth`. */
+  readonly codedHeight: number;
   /** Stages written. */
   readonly stages: number;
   /** Stages present and intact. */
@@ -284,6 +288,7 @@ export function inspect(bytes: Uint8Array): StreamInfo {
     weightsHash: Array.from(h.weightsHash, (b) => b.toString(16).padStart(2, "0")).join(""),
     width: h.width,
     height: h.height,
+    ...readProgicParams(h),
     stages: h.segmentCount,
     stagesPresent: f.segments.length,
     bytes: bytes.length,

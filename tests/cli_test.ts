@@ -83,6 +83,37 @@ Deno.test({
 });
 
 Deno.test({
+  name: "cli: grid fit, --pad and --presmoothing reach the encoder; info shows the coded size",
+  ...OPTS,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    // 65 is one pixel past 64 (fitted); 50 is 2 past 48 but under 64·2 (padded).
+    await Deno.writeFile(`${dir}/in.png`, gradient(65, 50));
+    const enc = (name: string, ...extra: string[]) =>
+      run("encode", `${dir}/in.png`, "-o", `${dir}/${name}`, "--stages", "1", ...extra, ...MODEL);
+    const fit = await enc("fit.tsr");
+    assertEquals(fit.code, EXIT.ok, fit.err);
+    assert(fit.out.includes("coded at 64×50"), fit.out);
+    const info = await run("info", `${dir}/fit.tsr`);
+    assert(info.out.includes("65×50, coded at 64×50"), info.out);
+    const pad = await enc("pad.tsr", "--pad");
+    assertEquals(pad.code, EXIT.ok, pad.err);
+    assert(!pad.out.includes("coded at"), pad.out);
+    const fitted = await Deno.readFile(`${dir}/fit.tsr`);
+    // One stage of 10-bit indices: a 4×4 grid fitted, 5×4 padded.
+    assertEquals((await Deno.readFile(`${dir}/pad.tsr`)).length - fitted.length, 25 - 20);
+    const sharp = await enc("sharp.tsr", "--presmoothing", "0");
+    assertEquals(sharp.code, EXIT.ok, sharp.err);
+    const s = await Deno.readFile(`${dir}/sharp.tsr`);
+    assert(s.some((v, i) => v !== fitted[i]), "--presmoothing 0 wrote the default's stream");
+    const bad = await enc("bad.tsr", "--presmoothing", "2");
+    assertEquals(bad.code, EXIT.usage, bad.err);
+    assert(bad.err.includes("--presmoothing"), bad.err);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
   name: "cli: a byte budget is met by downscaling, and decoding restores the size",
   ...OPTS,
   async fn() {

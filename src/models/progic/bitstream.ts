@@ -85,6 +85,29 @@ export function writeProgic(
   }, segments);
 }
 
+/**
+ * The coded size from a ProGIC header's codec parameters (at most the display size).
+ * @throws {BitstreamError} on a malformed or unsupported parameter block
+ */
+export function readProgicParams(
+  h: { params: Uint8Array; width: number; height: number },
+): { codedWidth: number; codedHeight: number } {
+  const pr = new ByteReader(h.params, "ProGIC parameters");
+  const version = pr.u8("version");
+  if (version !== PARAMS_VERSION) {
+    throw new BitstreamError(
+      `ProGIC parameters version ${version} is not supported`,
+      "UNSUPPORTED",
+    );
+  }
+  const codedWidth = pr.varint("coded width", h.width);
+  const codedHeight = pr.varint("coded height", h.height);
+  if (codedWidth < 1 || codedHeight < 1) {
+    throw new BitstreamError(`ProGIC coded size ${codedWidth}×${codedHeight} is invalid`);
+  }
+  return { codedWidth, codedHeight };
+}
+
 /** Options of {@link readProgic}. */
 export interface ReadProgicOptions {
   /** Decode the intact stages before a truncated or corrupt one instead of failing. */
@@ -111,19 +134,7 @@ export function readProgic(
     segmentName: (i) => `stage ${i + 1}`,
   });
   const h = file.header;
-  const pr = new ByteReader(h.params, "ProGIC parameters");
-  const version = pr.u8("version");
-  if (version !== PARAMS_VERSION) {
-    throw new BitstreamError(
-      `ProGIC parameters version ${version} is not supported`,
-      "UNSUPPORTED",
-    );
-  }
-  const codedWidth = pr.varint("coded width", h.width);
-  const codedHeight = pr.varint("coded height", h.height);
-  if (codedWidth < 1 || codedHeight < 1) {
-    throw new BitstreamError(`ProGIC coded size ${codedWidth}×${codedHeight} is invalid`);
-  }
+  const { codedWidth, codedHeight } = readProgicParams(h);
   if (h.segmentCount < 1 || h.segmentCount > model.stages) {
     throw new BitstreamError(
       `stream claims ${h.segmentCount} stages; this model has 1 to ${model.stages}`,
