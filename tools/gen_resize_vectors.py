@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes tests/data/resize_vectors.json: Pillow's Lanczos resizes of a small reference image,
+"""Writes tests/data/resize_vectors.json: Pillow's Lanczos resizes of two small reference images,
 the independent reference for the Lanczos-3 `resize` of src/io/resample.ts (tests/resample_test.ts).
 Pillow filters rows and columns in 8-bit fixed point with a rounding in between, so the test
 allows ±1 per sample. Run with Debian's Python (python3-pil):  /usr/bin/python3 tools/gen_resize_vectors.py
@@ -17,13 +17,25 @@ img = np.stack([(x * 5 + y * 3) % 256,
                 np.where(x > 17, 220, 30) + (y * 2),
                 ((x * 131 + y * 977) ** 2 % 97) + 80], axis=-1).clip(0, 255).astype(np.uint8)
 
+# A saturated checkerboard: Lanczos overshoots past 0 and 255 here, so Pillow's rounding and
+# clamping between its two passes shows.
+check = np.where(((x // 2) + (y // 3)) % 2 == 1, 255, 0)[..., None].repeat(3, -1).astype(np.uint8)
+check[..., 1] = 255 - check[..., 1]
+
 SIZES = [(36, 22), (16, 10), (9, 31), (80, 47), (37, 12)]
-cases = []
-for w, h in SIZES:
-    out = np.asarray(Image.fromarray(img).resize((w, h), Image.LANCZOS))
-    cases.append({"width": w, "height": h, "data": out.reshape(-1).tolist()})
+
+
+def cases_of(src):
+    out = []
+    for w, h in SIZES:
+        r = np.asarray(Image.fromarray(src).resize((w, h), Image.LANCZOS))
+        out.append({"width": w, "height": h, "data": r.reshape(-1).tolist()})
+    return out
+
+
 doc = {"source": "tools/gen_resize_vectors.py (Pillow Image.LANCZOS)",
-       "width": W, "height": H, "data": img.reshape(-1).tolist(), "cases": cases}
+       "images": [{"width": W, "height": H, "data": a.reshape(-1).tolist(), "cases": cases_of(a)}
+                  for a in (img, check)]}
 path = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "resize_vectors.json")
 with open(path, "w") as f:
     json.dump(doc, f, separators=(",", ":"))

@@ -269,6 +269,7 @@ def requalify(a):
     if manifest["weights"]["sha256"] != sha256(wpath):
         raise SystemExit(f"{mpath} does not describe {wpath} (sha256 differs)")
     manifest["quality"] = measure(wpath, a)
+    manifest.pop("quality_unrounded_f32", None)  # measured under the old defaults
     write_manifest(mpath, manifest)
     return 0
 
@@ -299,6 +300,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.eval_only:
+        if a.compare_f32 or a.ckpt or a.no_eval:
+            raise SystemExit("--eval-only measures the weights file as stored: no --compare-f32, --ckpt or --no-eval")
         return requalify(a)
 
     model, ck, ck_path = load_checkpoint(a.config, a.ckpt)

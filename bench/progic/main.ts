@@ -251,7 +251,10 @@ async function benchSize(width: number, height: number): Promise<SizeResult> {
   const [tessOut, ortIdx] = await timeAll(
     // greedy search: the work the ONNX encoder does (the default beam search costs more, see
     // bench/RESULTS.md)
-    [() => model.codec.encodeIndices(img, { beams: 1 }), ortEnc && (() => ortEnc!.run())],
+    [
+      () => model.codec.encodeIndices(img, { beams: 1, presmoothing: 0 }),
+      ortEnc && (() => ortEnc!.run()),
+    ],
     [r.enc.tessera, r.enc.ort ?? {}],
   );
   await ortEnc?.release();
@@ -469,7 +472,7 @@ function report(res: SizeResult[], torch: TorchReport | null): string {
   L.push(
     `- Method: per operation the first run is timed apart ("1st", pipeline compilation included), ` +
       `then ${warmup - 1} more untimed warm-up run(s) and ${iters} timed runs interleaved across ` +
-      "Tessera and ORT; median (min) wall ms. Tessera encode = `codec.encodeIndices(image, { beams: 1 })` (greedy, as the ONNX encoder) " +
+      "Tessera and ORT; median (min) wall ms. Tessera encode = `codec.encodeIndices(image, { beams: 1, presmoothing: 0 })` (greedy, no pre-filter, as the ONNX encoder) " +
       "(8-bit image → padded float tensor, upload, one submit, readback of the indices); decode " +
       `= \`codec.decodeIndices(all ${weights.config.stages} stages, smoothing 0)\` (no post-filter, as the ONNX decoder; upload of the indices, ` +
       "one submit, readback, float → 8-bit image). ORT = `session.run` with CPU tensors in and " +

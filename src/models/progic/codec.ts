@@ -52,7 +52,7 @@ export interface ProgicEncodeOptions {
   /**
    * How a size that is not a multiple of 16 meets the latent grid: `"auto"` (the default)
    * shrinks a side by its remainder when that is at most 4 pixels and at most 1/64 of the side
-   * (481 → 480), so no bits go to a latent row or column that holds one pixel of image; the
+   * (481 → 480), so no bits go to a latent row or column that holds 1–4 pixels of image; the
    * decoder enlarges back. `"pad"` always pads (replicated edges) and crops after decoding.
    * See {@link fitToGrid}.
    */
@@ -102,7 +102,7 @@ export interface ProgicEncodeResult {
   readonly bytes: Uint8Array;
   /** Stages written. */
   readonly stages: number;
-  /** Coded size (smaller than the image when downscaled for a byte budget). */
+  /** Coded size (smaller than the image when fitted to the grid or downscaled for a byte budget). */
   readonly codedWidth: number;
   readonly codedHeight: number;
   /** Bits per pixel of the original image, container overhead included. */
@@ -142,7 +142,10 @@ export function maxTileLatent(c: ProgicConfig, maxBindingBytes: number): number 
   return Math.max(8, Math.floor(Math.sqrt(maxBindingBytes / widest)));
 }
 
-/** Latent positions of context each side of a tile so its core is unaffected by the cut. */
+/**
+ * Latent positions of context each side of a tile so its core is unaffected by the cut. (The
+ * encoder's pre-filter reaches one pixel further, inside the tile's outermost latent position.)
+ */
 export function tileMargin(c: ProgicConfig): number {
   const enc = Math.ceil((c.encBlocks + 1) / 2) + 1 + 2 * c.attnK;
   const dec = 2 * c.attnK + 1 + Math.ceil(c.decBlocks / 2);
