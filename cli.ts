@@ -287,7 +287,9 @@ export async function main(
               : ""),
             `stages       ${i.stagesPresent} of ${i.stages} present`,
             `file         ${i.bytes} bytes, ${i.bpp.toFixed(4)} bpp`,
-            `segments     ${i.segmentBytes.join(", ")} bytes`,
+            `segments     ${
+              i.segmentBytes.map((n, k) => `${n} (${i.stageCoding[k]})`).join(", ")
+            } bytes`,
           ].join("\n"),
         );
         return EXIT.ok;

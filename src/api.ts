@@ -263,6 +263,8 @@ export interface StreamInfo {
   readonly bpp: number;
   /** Byte size of each intact segment. */
   readonly segmentBytes: readonly number[];
+  /** How each stage the encoder wrote is coded: fixed-length fields or rANS. */
+  readonly stageCoding: readonly ("fixed" | "rans")[];
 }
 
 /**
@@ -282,18 +284,23 @@ export function inspect(bytes: Uint8Array): StreamInfo {
   if (!model) {
     throw new BitstreamError(`the stream needs unknown ProGIC model id ${h.model}`, "UNSUPPORTED");
   }
+  const { entropyCoded, ...coded } = readProgicParams(h);
   return {
     codec: "progic",
     model,
     weightsHash: Array.from(h.weightsHash, (b) => b.toString(16).padStart(2, "0")).join(""),
     width: h.width,
     height: h.height,
-    ...readProgicParams(h),
+    ...coded,
     stages: h.segmentCount,
     stagesPresent: f.segments.length,
     bytes: bytes.length,
     bpp: (bytes.length * 8) / (h.width * h.height),
     segmentBytes: f.segments.map((s) => s.length),
+    stageCoding: Array.from(
+      { length: h.segmentCount },
+      (_, i) => entropyCoded & (1 << i) ? "rans" : "fixed",
+    ),
   };
 }
 

@@ -194,6 +194,7 @@ async function compareStreams(got: Uint8Array, want: Uint8Array, img: RgbImage):
     weightsHash: m.codec.hash,
     codes: m.config.codes,
     stages: m.config.stages,
+    entropy: m.codec.weights.entropy,
   };
   const a = readProgic(got, spec), b = readProgic(want, spec);
   assertEquals(a.indices.length, b.indices.length, "stages");

@@ -32,6 +32,8 @@ Deno.test({
     assert(e.out.includes("2 stage(s)"), e.out);
     const i = await run("info", tsr);
     assert(i.out.includes("50×37") && i.out.includes("2 of 2 present"), i.out);
+    // progic-test ships no entropy tables: both stages are fixed-length fields.
+    assert(/segments +\d+ \(fixed\), \d+ \(fixed\) bytes/.test(i.out), i.out);
     const d = await run("decode", tsr, "-o", dec, ...(HAS_GPU ? [] : ["--cpu"]));
     assertEquals(d.code, EXIT.ok, d.err);
     const img = decodeImage(await Deno.readFile(dec));

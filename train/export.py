@@ -42,6 +42,7 @@ import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
 from losses import ms_ssim  # noqa: E402
 from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, beam_search, param_names  # noqa: E402
+from entropy import STORAGE_NOTE as ENTROPY_STORAGE_NOTE, TENSORS as ENTROPY_TENSORS, measure_tables, stage_bits, tables_of  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -100,7 +101,8 @@ def model_from_safetensors(path, config=None, device="cpu"):
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path}: format {meta.get('format')!r} != {FORMAT}")
     model = ProGIC(config)
-    sd = {k: torch.from_numpy(v.astype(np.float32)) for k, v in tens.items()}
+    sd = {k: torch.from_numpy(v.astype(np.float32)) for k, v in tens.items() if k not in ENTROPY_TENSORS}
+    model.entropy = tables_of(tens)  # the index coder's tables ride in the same file
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if unexpected or set(missing) - set(TRAIN_ONLY_BUFFERS):
         raise ValueError(f"{path}: missing {missing} unexpected {unexpected}")
@@ -177,7 +179,7 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
                 mse = ((rt - xt) ** 2).mean().item()
                 acc[s]["psnr"] += 10 * np.log10(1.0 / max(mse, 1e-12))
                 acc[s]["ms_ssim"] += ms_ssim(rt, xt, scales=5, floor=0.0).item()
-                acc[s]["bpp"] += 10.0 * s * (-(-ch // 16)) * (-(-cw // 16)) / (H * W)
+                acc[s]["bpp"] += sum(stage_bits(idx[k], getattr(model, "entropy", None), k, model.K) for k in range(s)) / (H * W)
                 if with_butteraugli:
                     write_ppm(dist, q8.numpy())
                     bmax, b3 = butteraugli(ref, dist)
@@ -229,7 +231,11 @@ def measure(wpath, a, model=None, manifest=None):
                      else "greedy search; ")
                   + (f"decoder post-filter smoothing {a.smoothing}; " if a.smoothing > 0 else "no post-filter; ")
                   + "PSNR RGB; "
-                  "MS-SSIM 5 scales Gaussian 11/1.5, RGB channel mean; bpp = 10*s*ceil(coded H/16)*ceil(coded W/16)/(H*W)"
+                  "MS-SSIM 5 scales Gaussian 11/1.5, RGB channel mean; "
+                  + ("bpp = the stages' payload bits / (H*W), each stage the smaller of its fixed 10-bit fields "
+                     "and its ideal rANS length under the file's entropy tables, rounded up to bytes, plus 4 bytes"
+                     if getattr(em, "entropy", None) is not None else
+                     "bpp = 10*s*ceil(coded H/16)*ceil(coded W/16)/(H*W)")
                   + ("; Butteraugli: libjxl butteraugli_main --pnorm 3 on PPM (80 nits), max-norm and 3-norm"
                      if BUTTERAUGLI else ""),
         "stages": q,
@@ -288,6 +294,8 @@ def main(argv=None):
                     help="re-measure the weights already in --out-dir and rewrite only their manifest's quality")
     ap.add_argument("--no-golden", action="store_true",
                     help="do not rewrite tests/golden/<config>.safetensors from the new weights")
+    ap.add_argument("--no-entropy", action="store_true",
+                    help="ship no index entropy tables (the codec then writes fixed 10-bit fields)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--beams", type=int, default=DEFAULT_BEAMS,
                     help="residual-VQ search width of the evaluation (the TypeScript encoder's default)")
@@ -308,7 +316,13 @@ def main(argv=None):
     os.makedirs(a.out_dir, exist_ok=True)
     wpath = os.path.join(a.out_dir, f"{a.config}.safetensors")
     tensors = export_tensors(model, a.dtype, keep_f32=not a.all_f16)
+    params = int(sum(t.size for t in tensors.values()))
     write_weights(wpath, a.config, tensors)
+    entropy = None
+    if not a.no_entropy:  # tables measured with the weights as stored, then stored beside them
+        ent, entropy = measure_tables(model_from_safetensors(wpath, a.config), list_images())
+        tensors.update(ent)
+        write_weights(wpath, a.config, tensors)
     size = os.path.getsize(wpath)
     digest = sha256(wpath)
     dtypes = {}
@@ -322,10 +336,11 @@ def main(argv=None):
         "arch": CONFIGS[a.config],
         "format": FORMAT,
         "weights": {"file": os.path.basename(wpath), "sha256": digest, "bytes": size,
-                    "params": int(sum(t.size for t in tensors.values())),
+                    "params": params,
                     "storage": ("F16 conv weights/biases; F32 rvq.codebooks and modulation"
                                 if a.dtype == "f16" and not a.all_f16 else
-                                ("all F16" if a.dtype == "f16" else "all F32")),
+                                ("all F16" if a.dtype == "f16" else "all F32"))
+                               + (ENTROPY_STORAGE_NOTE if entropy else ""),
                     "tensors_by_dtype": dtypes},
         "training": {
             "checkpoint": os.path.relpath(ck_path, ROOT),
@@ -347,6 +362,7 @@ def main(argv=None):
             # train/soup.py: the checkpoints whose mean these weights are (codebooks: the first's)
             **({"soup": ck["soup"]} if ck.get("soup") else {}),
         },
+        **({"entropy": entropy} if entropy else {}),
         "exported": datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z",
         "export_host": {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                         "torch": torch.__version__},

@@ -33,6 +33,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
+from entropy import code_bits  # noqa: E402
 from export import DEFAULT_BEAMS, DEFAULT_PRESMOOTHING, DEFAULT_SMOOTHING, FORMAT, export_tensors, model_from_safetensors, sha256, write_weights  # noqa: E402
 from progic import CONFIGS, ProGIC, beam_search, exact_search  # noqa: E402
 
@@ -122,6 +123,10 @@ def main(argv=None):
         "smoothed": smoothed.numpy().astype(np.float32),
         "pre_latent": pre_latent.numpy().astype(np.float32),
     }
+    if model.entropy is not None:  # ideal rANS length of each beam stage under the file's tables
+        freq, repeat = model.entropy
+        tens["entropy_bits"] = np.array([code_bits(beam[s].numpy(), freq[s], repeat[s])
+                                         for s in range(model.N)], np.float32)
     meta = {"config": a.config, "format": FORMAT + "-golden", "weights": os.path.relpath(wpath, ROOT),
             "weights_sha256": sha256(wpath), "image": f"bsds500/{IMAGE}",
             "crop": f"left={c['left']} top={c['top']} width={W} height={H}",

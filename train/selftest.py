@@ -418,6 +418,40 @@ def main():
         assert abs(q["pad"]["bpp"] - 2 * 10 * 17 * 12 / (257 * 177)) < 1e-5, q
         ok(f"export.evaluate: fit auto codes 257x177 as 256x176 (bpp {q['auto']['bpp']:.4f} vs padded "
            f"{q['pad']['bpp']:.4f}), Lanczos round trip close, fit_to_grid = fitToGrid")
+
+        # -- entropy tables: valid frequencies, and code_bits = a position-by-position walk
+        import entropy
+        g2 = np.random.default_rng(3)
+        grids = [np.minimum(g2.geometric(0.05, (3, 7, 9)) - 1, 63) for _ in range(4)]
+        for gi in grids:  # runs, so the repeat flags matter
+            gi[:, :, 1::2] = gi[:, :, 0:-1:2]
+        freq, repeat = entropy.build_tables(grids, 64)
+        assert (freq >= 1).all() and (freq.sum(1) == entropy.PROB_SCALE).all()
+        assert ((repeat >= 1) & (repeat < entropy.PROB_SCALE)).all()
+
+        def walk_bits(idx, f, r):
+            bits, (h, w) = 0.0, idx.shape
+            for y in range(h):
+                for x in range(w):
+                    c, left, up = idx[y, x], idx[y, x - 1] if x else None, idx[y - 1, x] if y else None
+                    if left is not None:
+                        p = r[0] / entropy.PROB_SCALE
+                        bits -= np.log2(p if c == left else 1 - p)
+                        if c == left:
+                            continue
+                    if up is not None and up != left:
+                        p = r[1] / entropy.PROB_SCALE
+                        bits -= np.log2(p if c == up else 1 - p)
+                        if c == up:
+                            continue
+                    bits -= np.log2(f[c] / entropy.PROB_SCALE)
+            return bits
+
+        for gi in grids:
+            for st in range(3):
+                assert abs(entropy.code_bits(gi[st], freq[st], repeat[st]) - walk_bits(gi[st], freq[st], repeat[st])) < 1e-6
+        assert entropy.stage_bits(grids[0][0], None, 0, 64) == 63 * 6
+        ok("entropy: tables valid, code_bits = a position-by-position walk of the coder's contexts")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"selftest passed in {time.time() - T0:.1f}s")

@@ -16,6 +16,7 @@ import {
   gridOf,
   PROGIC_MODEL_IDS,
   type ProgicStream,
+  type ProgicStreamModel,
   readProgic,
   stagePayloadBytes,
   writeProgic,
@@ -28,12 +29,17 @@ import type { ProgicWeights } from "./weights.ts";
 export interface ProgicEncodeOptions {
   /** Stages to write (1…N; default N). */
   readonly stages?: number;
-  /** Target rate: the most stages whose rate does not exceed it (at least one stage). */
+  /**
+   * Target rate: the most stages whose file's rate does not exceed it (at least one stage).
+   * Entropy-coded stages vary in size, so the encoder may try one stage count more than the
+   * fixed-length bound allows and keep it when it fits.
+   */
   readonly bpp?: number;
   /**
    * Byte budget for the whole file. The encoder tries the (scale, stages) pairs that fit,
    * downscaling when one stage at full size is too big, and keeps the one whose reconstruction
-   * is closest (MSE) to the original.
+   * is closest (MSE) to the original. Scales are chosen by the fixed-length size bound; at each
+   * scale, stages are added while the entropy-coded file still fits.
    */
   readonly maxBytes?: number;
   /**
@@ -193,6 +199,12 @@ export function planTiles(
   return { size: [th, tw], tiles };
 }
 
+/** A stream and the indices it holds. */
+interface Encoded {
+  readonly result: ProgicEncodeResult;
+  readonly indices: Int32Array[];
+}
+
 /** A ProGIC model bound to a backend. Create with {@link ProgicCodec.create}. */
 export class ProgicCodec {
   readonly #exes = new Map<string, Promise<Executable>>();
@@ -341,13 +353,13 @@ export class ProgicCodec {
       }
       stages = opts.stages;
     }
-    if (opts.bpp !== undefined) {
-      if (!(opts.bpp > 0)) throw new InvalidArgumentError(`bpp must be positive, got ${opts.bpp}`);
+    const bpp = opts.bpp;
+    const withinRate = (bytes: number) => bytes * 8 / (img.width * img.height) <= bpp!;
+    if (bpp !== undefined) {
+      if (!(bpp > 0)) throw new InvalidArgumentError(`bpp must be positive, got ${bpp}`);
       stages = 1;
       for (let k = n; k >= 1; k--) {
-        if (
-          this.#size(img.width, img.height, cw, ch, k) * 8 / (img.width * img.height) <= opts.bpp
-        ) {
+        if (withinRate(this.#sizeBound(img.width, img.height, cw, ch, k))) {
           stages = k;
           break;
         }
@@ -359,8 +371,50 @@ export class ProgicCodec {
       }, ${stages} stage(s)`,
     );
     const coded = resize(img, cw, ch);
+    const first = await this.#encodeAt(img, coded, stages, search);
+    if (bpp === undefined || !withinRate(first.result.bytes.length)) return first.result;
+    return (await this.#addStagesWithin(img, coded, first, withinRate, search)).result;
+  }
+
+  /** Encodes `coded` (the image as coded) at `stages` stages into a stream of `img`'s size. */
+  async #encodeAt(
+    img: RgbImage,
+    coded: RgbImage,
+    stages: number,
+    search: { beams?: number; presmoothing?: number },
+  ): Promise<Encoded> {
     const { indices } = await this.encodeIndices(coded, { stages, ...search });
-    return this.#pack(img.width, img.height, coded, indices);
+    return { result: this.#pack(img.width, img.height, coded, indices), indices };
+  }
+
+  /**
+   * Starting from a stream that fits, encodes one stage more at a time while the file still
+   * fits (entropy-coded stages can beat the fixed-length bound the start was chosen by).
+   */
+  async #addStagesWithin(
+    img: RgbImage,
+    coded: RgbImage,
+    start: Encoded,
+    fits: (bytes: number) => boolean,
+    search: { beams?: number; presmoothing?: number },
+  ): Promise<Encoded> {
+    let best = start;
+    while (this.weights.entropy && best.indices.length < this.config.stages) {
+      const more = await this.#encodeAt(img, coded, best.indices.length + 1, search);
+      if (!fits(more.result.bytes.length)) break;
+      best = more;
+    }
+    return best;
+  }
+
+  /** What this model's streams are written and read with. */
+  get #streamModel(): ProgicStreamModel {
+    return {
+      id: this.modelId,
+      weightsHash: this.hash,
+      codes: this.config.codes,
+      entropy: this.weights.entropy,
+    };
   }
 
   #pack(width: number, height: number, coded: RgbImage, indices: Int32Array[]): ProgicEncodeResult {
@@ -372,11 +426,7 @@ export class ProgicCodec {
       indices,
       stagesWritten: indices.length,
     };
-    const bytes = writeProgic(stream, {
-      id: this.modelId,
-      weightsHash: this.hash,
-      codes: this.config.codes,
-    });
+    const bytes = writeProgic(stream, this.#streamModel);
     return {
       bytes,
       stages: indices.length,
@@ -386,13 +436,14 @@ export class ProgicCodec {
     };
   }
 
-  /** Exact size of a stream, computed by writing an all-zero one. */
-  #size(width: number, height: number, cw: number, ch: number, stages: number): number {
+  /** Largest size of a stream (every stage as fixed-length fields), by writing an all-zero one. */
+  #sizeBound(width: number, height: number, cw: number, ch: number, stages: number): number {
     const { h, w } = gridOf(cw, ch);
     const zeros = Array.from({ length: stages }, () => new Int32Array(h * w));
     return writeProgic(
       { width, height, codedWidth: cw, codedHeight: ch, indices: zeros, stagesWritten: stages },
-      { id: this.modelId, weightsHash: this.hash, codes: this.config.codes },
+      this.#streamModel,
+      { fixed: true },
     ).length;
   }
 
@@ -408,7 +459,7 @@ export class ProgicCodec {
       fitted(Math.max(1, Math.round(img.width * s)), Math.max(1, Math.round(img.height * s)));
     const fits = (s: number, k: number) => {
       const [cw, ch] = codedSize(s);
-      return this.#size(img.width, img.height, cw, ch, k) <= maxBytes;
+      return this.#sizeBound(img.width, img.height, cw, ch, k) <= maxBytes;
     };
     // Candidate scales: 1 and a geometric ladder down to a 16-pixel short side.
     const scales: number[] = [];
@@ -439,27 +490,27 @@ export class ProgicCodec {
     for (const { s, k } of candidates) {
       const [cw, ch] = codedSize(s);
       const coded = resize(img, cw, ch);
-      const { indices: kept } = await this.encodeIndices(coded, { stages: k, ...search });
-      const rec = resize(await this.decodeIndices(kept, cw, ch), img.width, img.height);
+      const { result, indices } = await this.#addStagesWithin(
+        img,
+        coded,
+        await this.#encodeAt(img, coded, k, search),
+        (bytes) => bytes <= maxBytes,
+        search,
+      );
+      const rec = resize(await this.decodeIndices(indices, cw, ch), img.width, img.height);
       const mse = meanSquaredError(rec, img);
       progress?.(
-        `candidate scale ${s.toFixed(3)} (${cw}×${ch}), ${k} stage(s): MSE ${mse.toFixed(1)}`,
+        `candidate scale ${s.toFixed(3)} (${cw}×${ch}), ${result.stages} stage(s): ` +
+          `MSE ${mse.toFixed(1)}`,
       );
-      if (!best || mse < best.mse) {
-        best = { res: this.#pack(img.width, img.height, coded, kept), mse };
-      }
+      if (!best || mse < best.mse) best = { res: result, mse };
     }
     return best!.res;
   }
 
   /** Decodes a stream produced with this model. */
   async decode(bytes: Uint8Array, opts: ProgicDecodeOptions = {}): Promise<ProgicDecodeResult> {
-    const s = readProgic(bytes, {
-      id: this.modelId,
-      weightsHash: this.hash,
-      codes: this.config.codes,
-      stages: this.config.stages,
-    }, {
+    const s = readProgic(bytes, { ...this.#streamModel, stages: this.config.stages }, {
       bestEffort: opts.bestEffort,
     });
     if (s.indices.length === 0) {

@@ -10,6 +10,7 @@ import { WeightsError } from "../../errors.ts";
 import { type NamedTensor, readSafetensors, sha256Hex } from "../../io/safetensors.ts";
 import { weightsFromTorch } from "../../ops/conv2d.ts";
 import { PROGIC_CONFIGS, type ProgicConfig } from "./config.ts";
+import { type IndexEntropyModel, indexEntropyModel } from "./entropy.ts";
 
 /** A convolution's weights in engine layout, and its bias. */
 export interface ConvWeights {
@@ -68,6 +69,9 @@ export interface ProgicWeights {
     /** Present when the config ends with a C1-wide tail and a 1×1 projection to 192 channels. */
     readonly tailProj?: ConvWeights;
   };
+  /** The index coder's tables (`entropy.freq`, `entropy.repeat`); without them stages are
+   * written as fixed-length fields. */
+  readonly entropy?: IndexEntropyModel;
 }
 
 class Reader {
@@ -184,7 +188,7 @@ export async function loadProgicWeights(bytes: Uint8Array): Promise<ProgicWeight
     );
   }
   const all = r.get("rvq.codebooks", cb);
-  const weights: ProgicWeights = {
+  let weights: ProgicWeights = {
     config,
     sha256: await sha256Hex(bytes),
     enc: {
@@ -213,6 +217,15 @@ export async function loadProgicWeights(bytes: Uint8Array): Promise<ProgicWeight
         : { tail: r.dcb("dec.tail", c1, 192, stages) }),
     },
   };
+  const entropy = r.has("entropy.freq")
+    ? indexEntropyModel(
+      r.get("entropy.freq", [stages, codes]),
+      r.get("entropy.repeat", [stages, 2]),
+      stages,
+      codes,
+    )
+    : undefined;
+  if (entropy) weights = { ...weights, entropy };
   const unused = [...st.tensors.keys()].filter((k) => !r.used.has(k));
   if (unused.length) {
     throw new WeightsError(

@@ -1,0 +1,272 @@
+// ProGIC's index entropy coding: the rANS stage coder against the twin's ideal code lengths
+// (train/entropy.py via the golden file), lossless round trips, the stream's per-stage choice and
+// its parameter block, typed errors for crafted streams, and the codec's rate targets.
+import { inspect } from "../src/api.ts";
+import { PROB_SCALE } from "../src/coding/cdf.ts";
+import { CodecId, readContainer, writeContainer } from "../src/coding/container.ts";
+import { BitstreamError, WeightsError } from "../src/errors.ts";
+import { cpuBackend } from "../src/graph/cpu_backend.ts";
+import type { RgbImage } from "../src/io/image.ts";
+import { readSafetensors } from "../src/io/safetensors.ts";
+import {
+  gridOf,
+  type ProgicStream,
+  type ProgicStreamModel,
+  readProgic,
+  writeProgic,
+} from "../src/models/progic/bitstream.ts";
+import { ProgicCodec } from "../src/models/progic/codec.ts";
+import {
+  decodeStageIndices,
+  encodeStageIndices,
+  type IndexEntropyModel,
+  indexEntropyModel,
+} from "../src/models/progic/entropy.ts";
+import { loadProgicWeights } from "../src/models/progic/weights.ts";
+import { assert, assertEquals, assertThrows, rng } from "./assert.ts";
+
+const root = new URL("../", import.meta.url);
+const weights = await loadProgicWeights(
+  await Deno.readFile(new URL("weights/progic-t.safetensors", root)),
+);
+const golden = readSafetensors(
+  await Deno.readFile(new URL("tests/golden/progic-t.safetensors", root)),
+).tensors;
+const K = weights.config.codes, N = weights.config.stages;
+const entropy = weights.entropy!;
+
+/** A model whose stage tables favour low codes and repeats (not the shipped ones). */
+function skewedModel(stages: number, codes: number): IndexEntropyModel {
+  const w = Array.from({ length: codes }, (_, i) => 1 / (1 + i));
+  const sum = w.reduce((a, b) => a + b, 0);
+  const freq = new Float32Array(stages * codes);
+  for (let s = 0; s < stages; s++) {
+    let used = 0;
+    for (let i = 1; i < codes; i++) {
+      const f = Math.max(1, Math.floor((w[i] / sum) * PROB_SCALE));
+      freq[s * codes + i] = f;
+      used += f;
+    }
+    freq[s * codes] = PROB_SCALE - used;
+  }
+  const repeat = new Float32Array(stages * 2).fill(20000);
+  return indexEntropyModel(freq, repeat, stages, codes);
+}
+
+Deno.test("progic entropy: the shipped weights carry tables for every stage", () => {
+  assertEquals(entropy.length, N);
+  for (const s of entropy) assertEquals(s.codes.size, K);
+});
+
+Deno.test("progic entropy: stage streams match the twin's ideal code lengths", () => {
+  const beam = golden.get("beam_indices")!, bits = golden.get("entropy_bits")!;
+  const [, h, w] = beam.shape;
+  for (let s = 0; s < N; s++) {
+    const idx = Int32Array.from(beam.data.subarray(s * h * w, (s + 1) * h * w));
+    const bytes = encodeStageIndices(idx, w, entropy[s]);
+    // rANS ends with its 4-byte state and is within a byte of the ideal length otherwise.
+    const ideal = bits.data[s] / 8 + 4;
+    assert(
+      Math.abs(bytes.length - ideal) <= 1.5,
+      `stage ${s + 1}: ${bytes.length} bytes, the twin's ideal ${ideal.toFixed(2)}`,
+    );
+    assertEquals(decodeStageIndices(bytes, h * w, w, entropy[s], "stage"), idx);
+  }
+});
+
+Deno.test("progic entropy: lossless on random, repetitive and degenerate grids", () => {
+  const rand = rng(7);
+  const m = skewedModel(1, K)[0];
+  const shapes: [number, number][] = [[1, 1], [1, 9], [9, 1], [7, 5], [30, 20]];
+  for (const [h, w] of shapes) {
+    for (const kind of ["uniform", "runs", "constant"]) {
+      const idx = new Int32Array(h * w);
+      for (let p = 0; p < idx.length; p++) {
+        idx[p] = kind === "constant"
+          ? K - 1
+          : kind === "runs" && p > 0 && rand() < 0.6
+          ? idx[p - (rand() < 0.5 || p < w ? 1 : w)]
+          : Math.floor(rand() * K);
+      }
+      const bytes = encodeStageIndices(idx, w, m);
+      assertEquals(decodeStageIndices(bytes, idx.length, w, m, "stage"), idx, `${kind} ${h}×${w}`);
+      if (kind === "constant") {
+        // Every position after the first is one "repeat" flag (left, or up in column 0).
+        const ideal = (m.codes.cost(K - 1) + (h * w - 1) * m.left.cost(1)) / 8 + 4;
+        assert(Math.abs(bytes.length - ideal) <= 1.5, `${h}×${w}: ${bytes.length} vs ${ideal}`);
+      }
+    }
+  }
+  // The shipped tables too, on the twin's statistics: ~9.2 bits per code against 10 fixed.
+  const idx = Int32Array.from({ length: 600 }, () => Math.floor(rand() * K));
+  assertEquals(
+    decodeStageIndices(encodeStageIndices(idx, 30, entropy[0]), 600, 30, entropy[0], ""),
+    idx,
+  );
+});
+
+Deno.test("progic entropy: bad tables are refused as weights errors", () => {
+  const ok = new Float32Array(2 * 4).fill(PROB_SCALE / 4);
+  const rep = new Float32Array(4).fill(100);
+  indexEntropyModel(ok, rep, 2, 4);
+  const bad = ok.slice();
+  bad[5] += 1;
+  assertThrows(() => indexEntropyModel(bad, rep, 2, 4), WeightsError, "stage 2");
+  const zero = ok.slice();
+  zero[0] = 0;
+  zero[1] += PROB_SCALE / 4;
+  assertThrows(() => indexEntropyModel(zero, rep, 2, 4), WeightsError);
+  for (const p of [0, PROB_SCALE, 1.5, NaN]) {
+    const r = rep.slice();
+    r[3] = p;
+    assertThrows(() => indexEntropyModel(ok, r, 2, 4), WeightsError, "entropy.repeat[1][1]");
+  }
+});
+
+const HASH = new Uint8Array(8).fill(7);
+const fixedModel: ProgicStreamModel = { id: 2, weightsHash: HASH, codes: K };
+const codedModel: ProgicStreamModel = { ...fixedModel, entropy: skewedModel(N, K) };
+
+function stream(width: number, height: number, stages: number, seed: number): ProgicStream {
+  const rand = rng(seed);
+  const { h, w } = gridOf(width, height);
+  // Low codes, as the skewed tables expect, so rANS wins; stage 2 uniform, so fixed fields win.
+  const indices = Array.from({ length: stages }, (_, s) =>
+    Int32Array.from(
+      { length: h * w },
+      () => s === 1 ? Math.floor(rand() * K) : Math.floor(rand() ** 4 * 40),
+    ));
+  return { width, height, codedWidth: width, codedHeight: height, indices, stagesWritten: stages };
+}
+
+Deno.test("progic entropy: each stage is written the shorter way and read back", () => {
+  const s = stream(160, 96, 3, 3);
+  const coded = writeProgic(s, codedModel);
+  const fixed = writeProgic(s, codedModel, { fixed: true });
+  const plain = writeProgic(s, fixedModel);
+  assert(coded.length < fixed.length, `${coded.length} vs ${fixed.length}`);
+  // Version 2 parameters are one byte longer than version 1 (the stage mask).
+  assertEquals(fixed.length, plain.length + 1);
+  const f = readContainer(coded);
+  assertEquals(f.header.params[f.header.params.length - 1], 0b101);
+  const spec = { stages: N };
+  for (
+    const [bytes, model] of [[coded, codedModel], [fixed, codedModel], [plain, codedModel]] as const
+  ) {
+    const r = readProgic(bytes, { ...model, ...spec });
+    assertEquals(r.indices, s.indices);
+  }
+  // A version-1 stream needs no tables; a coded one does.
+  assertEquals(readProgic(plain, { ...fixedModel, ...spec }).indices, s.indices);
+  assertThrows(
+    () => readProgic(coded, { ...fixedModel, ...spec }),
+    BitstreamError,
+    "entropy tables",
+  );
+});
+
+Deno.test("progic entropy: crafted parameter blocks and stage payloads give typed errors", () => {
+  const s = stream(64, 48, 2, 5);
+  const good = readContainer(writeProgic(s, codedModel));
+  const { h, w } = gridOf(64, 48);
+  const make = (params: number[], segments: Uint8Array[]) =>
+    writeContainer({
+      codec: CodecId.progic,
+      model: 2,
+      weightsHash: HASH,
+      width: 64,
+      height: 48,
+      quality: segments.length,
+      params: Uint8Array.from(params),
+    }, segments);
+  const read = (bytes: Uint8Array) => readProgic(bytes, { ...codedModel, stages: N });
+  const segs = good.segments;
+  assertEquals(read(make([2, 64, 48, 0b01], segs)).indices.length, 2);
+  // A mask bit past the stages written, a trailing byte, an unknown version.
+  assertThrows(() => read(make([2, 64, 48, 0b101], segs)), BitstreamError, "past the 2");
+  assertThrows(() => read(make([2, 64, 48, 1, 0], segs)), BitstreamError, "unexpected");
+  assertThrows(() => read(make([3, 64, 48, 1], segs)), BitstreamError, "version 3");
+  // Checksummed but wrong rANS payloads: cut short, extended, random.
+  const rand = rng(11);
+  const rans = segs[0];
+  for (
+    const bad of [
+      rans.slice(0, rans.length - 2),
+      Uint8Array.from([...rans, 0]),
+      Uint8Array.from({ length: rans.length }, () => Math.floor(rand() * 256)),
+      new Uint8Array(2),
+    ]
+  ) {
+    assertThrows(() => read(make([2, 64, 48, 1], [bad, segs[1]])), BitstreamError);
+  }
+  // Seeded mutations of the rANS payload under valid checksums: a typed error or h·w codes < K.
+  for (let t = 0; t < 300; t++) {
+    const m = rans.slice(0, Math.max(0, rans.length + Math.floor(rand() * 5) - 3));
+    for (let j = 0; j < 1 + t % 4 && m.length; j++) {
+      m[Math.floor(rand() * m.length)] ^= 1 << Math.floor(rand() * 8);
+    }
+    try {
+      const r = read(make([2, 64, 48, 1], [m, segs[1]]));
+      assert(r.indices[0].length === h * w && r.indices[0].every((v) => v >= 0 && v < K));
+    } catch (e) {
+      assert(e instanceof BitstreamError, `mutation ${t}: ${e}`);
+    }
+  }
+  // A fixed-length stage marked as rANS is not silently misread either.
+  assertThrows(() => read(make([2, 64, 48, 0b10], segs)), BitstreamError);
+  assertEquals(h * w, s.indices[0].length);
+});
+
+function photoLike(width: number, height: number): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 3;
+      const sky = y < height / 2;
+      data[o] = sky ? 120 + y : 60 + 50 * Math.sin(x / 5) * Math.cos(y / 7);
+      data[o + 1] = sky ? 160 + y / 2 : 90 + ((x * 7 + y * 3) % 40);
+      data[o + 2] = sky ? 220 : 40 + ((x ^ y) & 31);
+    }
+  }
+  return { width, height, data };
+}
+
+Deno.test({
+  name: "progic entropy: the codec entropy-codes losslessly and fills a rate target",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const c = await ProgicCodec.create(weights, cpuBackend());
+    const img = photoLike(96, 64);
+    const full = await c.encode(img);
+    // Same indices as a fixed-length stream, so the same pixels.
+    const noTables = await ProgicCodec.create({ ...weights, entropy: undefined }, cpuBackend());
+    const plain = await noTables.encode(img);
+    assert(full.bytes.length < plain.bytes.length, `${full.bytes.length} vs ${plain.bytes.length}`);
+    const coding = inspect(full.bytes).stageCoding;
+    assertEquals(coding.length, N);
+    assert(coding.includes("rans"), coding.join());
+    assertEquals(inspect(plain.bytes).stageCoding, Array(N).fill("fixed"));
+    assertEquals(
+      (await c.decode(full.bytes)).image.data,
+      (await noTables.decode(plain.bytes)).image.data,
+    );
+    // A rate between the fixed-length sizes of 3 and 4 stages that the coded 4-stage file meets.
+    const at = async (stages: number) => (await c.encode(img, { stages })).bytes.length;
+    const bound3 = (await noTables.encode(img, { stages: 3 })).bytes.length + 1;
+    const bound4 = (await noTables.encode(img, { stages: 4 })).bytes.length + 1;
+    const coded4 = await at(4);
+    assert(coded4 < bound4, `4 coded stages ${coded4} bytes, bound ${bound4}`);
+    const target = Math.max(coded4, bound3);
+    const r = await c.encode(img, { maxBytes: target });
+    assert(
+      r.bytes.length <= target && r.stages >= 4,
+      `${r.stages} stages in ${r.bytes.length} bytes`,
+    );
+    const bpp = await c.encode(img, { bpp: (target * 8) / (96 * 64) });
+    assert(
+      bpp.stages >= 4 && bpp.bytes.length <= target,
+      `${bpp.stages} stages, ${bpp.bytes.length}`,
+    );
+  },
+});
