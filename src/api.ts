@@ -299,7 +299,7 @@ export function inspect(bytes: Uint8Array): StreamInfo {
     segmentBytes: f.segments.map((s) => s.length),
     stageCoding: Array.from(
       { length: h.segmentCount },
-      (_, i) => entropyCoded & (1 << i) ? "rans" : "fixed",
+      (_, i) => i < 8 && (entropyCoded >> i) & 1 ? "rans" : "fixed",
     ),
   };
 }

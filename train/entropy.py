@@ -19,7 +19,11 @@ under the model, which `export.evaluate` reports as the twin's rate and the Type
 
     /usr/bin/python3 train/entropy.py --weights weights/progic-t.safetensors
 
-adds (or replaces) the tables in that file and updates the sha256 and size in its manifest.
+adds (or replaces) the tables in that file and updates the sha256 and size in its manifest;
+then `export.py --eval-only` re-measures the manifest's quality (its bpp) and `golden.py` rewrites
+the golden vectors for the new file. The tables are always measured with the codec's defaults
+(grid fit, pre-filter DEFAULT_PRESMOOTHING, beam search DEFAULT_BEAMS), what the encoder uses
+unless told otherwise.
 """
 import argparse
 import json
@@ -120,8 +124,9 @@ def stage_bits(idx, tables, s, K):
     raw = idx.size * np.log2(K)
     if tables is None:
         return float(raw)
-    coded = 8 * (int(np.ceil(code_bits(idx, tables[0][s], tables[1][s]) / 8)) + 4)
-    return float(min(raw, coded))
+    coded = int(np.ceil(code_bits(idx, tables[0][s], tables[1][s]) / 8)) + 4
+    # As the writer decides: rANS only when its bytes are fewer than the fixed fields' bytes.
+    return float(8 * coded if coded < np.ceil(raw / 8) else raw)
 
 
 def tables_of(tensors):
@@ -135,14 +140,11 @@ def tables_of(tensors):
 def codec_indices(model, files, log=print):
     """Indices [N, h, w] of each file as the codec writes `--stages N` (grid fit, pre-filter,
     beam search)."""
-    from export import DEFAULT_BEAMS, DEFAULT_PRESMOOTHING, fit_to_grid, lanczos_resize
+    from export import DEFAULT_BEAMS, DEFAULT_PRESMOOTHING, codec_input
     from progic import beam_search
     out, t0 = [], time.time()
     for i, f in enumerate(files):
-        img = load_rgb(f)
-        H, W = img.shape[:2]
-        x = torch.from_numpy(lanczos_resize(img, fit_to_grid(W), fit_to_grid(H)).copy()).float() / 255.0
-        y = model.latent(x, DEFAULT_PRESMOOTHING)
+        y = model.latent(codec_input(load_rgb(f)), DEFAULT_PRESMOOTHING)
         out.append(beam_search(y, model.rvq.codebooks, DEFAULT_BEAMS).numpy())
         if (i + 1) % 50 == 0:
             log(f"  indices {i + 1}/{len(files)} ({time.time() - t0:.0f}s)")

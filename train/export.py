@@ -74,6 +74,14 @@ def lanczos_resize(rgb8, width, height):
     return np.asarray(Image.fromarray(np.ascontiguousarray(rgb8)).resize((width, height), Image.LANCZOS))
 
 
+def codec_input(img, fit="auto"):
+    """8-bit [H, W, 3] -> float [h, w, 3] in [0, 1] at the size the codec codes: fitted to the latent
+    grid (`fit_to_grid`, Lanczos) for fit "auto", as it is for "pad" (the model pads)."""
+    H, W = img.shape[:2]
+    ch, cw = (fit_to_grid(H), fit_to_grid(W)) if fit == "auto" else (H, W)
+    return torch.from_numpy(lanczos_resize(img, cw, ch).copy()).float() / 255.0
+
+
 def is_f32_kept(name):
     return name == "rvq.codebooks" or ".mod_dc." in name or ".mod_ffn." in name
 
@@ -160,8 +168,8 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
         for i, f in enumerate(files):
             img = load_rgb(f)
             H, W = img.shape[:2]
-            ch, cw = (fit_to_grid(H), fit_to_grid(W)) if fit == "auto" else (H, W)
-            x = torch.from_numpy(lanczos_resize(img, cw, ch).copy()).float() / 255.0
+            x = codec_input(img, fit)
+            ch, cw = x.shape[:2]
             if beams > 1:
                 y = model.latent(x, presmoothing)
             else:
@@ -246,6 +254,7 @@ def measure(wpath, a, model=None, manifest=None):
               if "butteraugli" in r else "")
         print(f"  stage {r['stage']}: bpp {r['bpp']:.4f} psnr {r['psnr']:.3f} ms-ssim {r['ms_ssim']:.5f}{ba}")
     if a.compare_f32 and model is not None:
+        model.entropy = em.entropy  # the same tables, so both blocks report the same kind of bpp
         q32 = evaluate(model.float().eval(), files, beams=a.beams, smoothing=a.smoothing,
                        presmoothing=a.presmoothing, fit=a.fit)
         manifest["quality_unrounded_f32"] = q32

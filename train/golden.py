@@ -123,10 +123,24 @@ def main(argv=None):
         "smoothed": smoothed.numpy().astype(np.float32),
         "pre_latent": pre_latent.numpy().astype(np.float32),
     }
-    if model.entropy is not None:  # ideal rANS length of each beam stage under the file's tables
+    if model.entropy is not None:  # ideal rANS lengths under the file's tables
         freq, repeat = model.entropy
         tens["entropy_bits"] = np.array([code_bits(beam[s].numpy(), freq[s], repeat[s])
                                          for s in range(model.N)], np.float32)
+        # A larger grid with left and upper runs, so every context of the walk occurs often.
+        rng = np.random.default_rng(5)
+        grid = rng.integers(0, model.K, (model.N, 16, 16))
+        for s in range(model.N):
+            for gy in range(16):
+                for gx in range(16):
+                    u = rng.random()
+                    if gx and u < 0.3:
+                        grid[s, gy, gx] = grid[s, gy, gx - 1]
+                    elif gy and u < 0.5:
+                        grid[s, gy, gx] = grid[s, gy - 1, gx]
+        tens["entropy_grid"] = grid.astype(np.int32)
+        tens["entropy_grid_bits"] = np.array([code_bits(grid[s], freq[s], repeat[s])
+                                              for s in range(model.N)], np.float32)
     meta = {"config": a.config, "format": FORMAT + "-golden", "weights": os.path.relpath(wpath, ROOT),
             "weights_sha256": sha256(wpath), "image": f"bsds500/{IMAGE}",
             "crop": f"left={c['left']} top={c['top']} width={W} height={H}",

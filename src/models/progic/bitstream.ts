@@ -21,7 +21,7 @@ import {
   readContainer,
   writeContainer,
 } from "../../coding/container.ts";
-import { BitstreamError } from "../../errors.ts";
+import { BitstreamError, InvalidArgumentError } from "../../errors.ts";
 import { LATENT_STRIDE } from "./config.ts";
 import { decodeStageIndices, encodeStageIndices, type IndexEntropyModel } from "./entropy.ts";
 
@@ -76,6 +76,15 @@ export interface ProgicStreamModel {
   readonly entropy?: IndexEntropyModel;
 }
 
+/** A caller-built model must have tables for every stage it codes. */
+function checkEntropyStages(model: ProgicStreamModel, stages: number): void {
+  if (model.entropy && model.entropy.length < Math.min(stages, 8)) {
+    throw new InvalidArgumentError(
+      `the entropy model has tables for ${model.entropy.length} stages, not ${stages}`,
+    );
+  }
+}
+
 /**
  * Serializes a stream. With an entropy model each stage is written the shorter way (rANS or
  * fixed fields); `fixed` forces fixed fields, which gives the size bound of any such stream.
@@ -87,6 +96,7 @@ export function writeProgic(
 ): Uint8Array {
   const bits = Math.log2(model.codes);
   const { w } = gridOf(s.codedWidth, s.codedHeight);
+  checkEntropyStages(model, s.indices.length);
   let mask = 0;
   const segments = s.indices.map((idx, i) => {
     const bw = new BitWriter(Math.ceil((idx.length * bits) / 8));
@@ -120,7 +130,7 @@ export function writeProgic(
  * @throws {BitstreamError} on a malformed or unsupported parameter block
  */
 export function readProgicParams(
-  h: { params: Uint8Array; width: number; height: number },
+  h: { params: Uint8Array; width: number; height: number; segmentCount: number },
 ): { codedWidth: number; codedHeight: number; entropyCoded: number } {
   const pr = new ByteReader(h.params, "ProGIC parameters");
   const version = pr.u8("version");
@@ -138,6 +148,11 @@ export function readProgicParams(
   const entropyCoded = version === PARAMS_CODED ? pr.u8("coded-stage mask") : 0;
   if (pr.remaining !== 0) {
     throw new BitstreamError(`ProGIC parameters hold ${pr.remaining} unexpected byte(s)`);
+  }
+  if (h.segmentCount < 8 && entropyCoded >> h.segmentCount !== 0) {
+    throw new BitstreamError(
+      `ProGIC parameters mark stages past the ${h.segmentCount} written as rANS-coded`,
+    );
   }
   return { codedWidth, codedHeight, entropyCoded };
 }
@@ -174,12 +189,8 @@ export function readProgic(
       `stream claims ${h.segmentCount} stages; this model has 1 to ${model.stages}`,
     );
   }
-  if (entropyCoded >>> h.segmentCount !== 0) {
-    throw new BitstreamError(
-      `ProGIC parameters mark stages past the ${h.segmentCount} written as rANS-coded`,
-    );
-  }
   const entropy = model.entropy;
+  checkEntropyStages(model, h.segmentCount);
   if (entropyCoded && !entropy) {
     // The weights hash matched, so these are other weights with the same hash prefix.
     throw new BitstreamError(

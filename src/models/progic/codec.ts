@@ -31,8 +31,8 @@ export interface ProgicEncodeOptions {
   readonly stages?: number;
   /**
    * Target rate: the most stages whose file's rate does not exceed it (at least one stage).
-   * Entropy-coded stages vary in size, so the encoder may try one stage count more than the
-   * fixed-length bound allows and keep it when it fits.
+   * Entropy-coded stages vary in size: the encoder starts from the most stages the fixed-length
+   * bound allows and encodes one more at a time while the coded file still fits.
    */
   readonly bpp?: number;
   /**
