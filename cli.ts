@@ -30,10 +30,10 @@ Usage:
                  [--cpu]
   tessera info <in.tsr>
 
-  --stages K      progressive stages to write / decode (1…5; each adds ~0.039 bpp)
+  --stages K      progressive stages to write / decode (1…5; each adds ≤ 0.039 bpp)
   --bpp X         the most stages whose rate stays within X bits per pixel
   --max-bytes N   fit the whole file in N bytes, downscaling when needed
-  --beams B       index search width 1…8 (default 4; 1 = greedy, fastest): same size,
+  --beams B       index search width 1…8 (default 4; 1 = greedy, fastest): ~same size,
                   better quality on average at the written stages, slower encoding
   --presmoothing S  encoder pre-filter strength 0…1 (default 0.5): a light blur before
                   encoding that lowers Butteraugli for a little PSNR; 0 turns it off
