@@ -268,6 +268,18 @@ Deno.test({
     );
     // At full size: a downscaled candidate reaches 4 stages by the fixed bound alone.
     assertEquals([r.codedWidth, r.codedHeight], [96, 64]);
+    // A budget below one fixed-length stage at full size but above its coded size: the full
+    // size is still a candidate (the bound alone would start at scale 0.8).
+    const coded1 = await at(1);
+    const bound1 = (await noTables.encode(img, { stages: 1 })).bytes.length + 1;
+    assert(coded1 < bound1, `${coded1} vs ${bound1}`);
+    const log: string[] = [];
+    const tight = await c.encode(img, { maxBytes: coded1, onProgress: (m) => log.push(m) });
+    assert(tight.bytes.length <= coded1);
+    assert(
+      log.some((m) => m.startsWith("candidate scale 1.000 (96×64), 1 stage(s): MSE")),
+      log.join("\n"),
+    );
     const bpp = await c.encode(img, { bpp: (target * 8) / (96 * 64) });
     assert(
       bpp.stages >= 4 && bpp.bytes.length <= target,

@@ -38,8 +38,9 @@ export interface ProgicEncodeOptions {
   /**
    * Byte budget for the whole file. The encoder tries the (scale, stages) pairs that fit,
    * downscaling when one stage at full size is too big, and keeps the one whose reconstruction
-   * is closest (MSE) to the original. Scales are chosen by the fixed-length size bound; at each
-   * scale, stages are added while the entropy-coded file still fits.
+   * is closest (MSE) to the original. Scales are chosen by the fixed-length size bound, plus the
+   * next larger scale at one stage when its entropy-coded file fits; at each scale, stages are
+   * added while the entropy-coded file still fits.
    */
   readonly maxBytes?: number;
   /**
@@ -467,7 +468,9 @@ export class ProgicCodec {
       scales.push(s);
       if (Math.min(img.width, img.height) * s < 16) break;
     }
-    const candidates: { s: number; k: number }[] = [];
+    // `bounded`: fits by the fixed-length bound; otherwise only an entropy-coded stream may fit.
+    const candidates: { s: number; k: number; bounded: boolean }[] = [];
+    let above: number | undefined; // the smallest scale where no stage count fits the bound
     for (const s of scales) {
       let best = 0;
       for (let k = this.config.stages; k >= 1; k--) {
@@ -476,24 +479,30 @@ export class ProgicCodec {
           break;
         }
       }
-      if (best) candidates.push({ s, k: best });
+      if (best) candidates.push({ s, k: best, bounded: true });
+      else if (!candidates.length) above = s;
       if (candidates.length >= 3) break;
     }
-    if (!candidates.length) {
-      const one = stagePayloadBytes(16, 16, bits);
-      throw new InvalidArgumentError(
-        `a budget of ${maxBytes} bytes cannot hold even one stage of a 16-pixel image (${one} bytes ` +
-          `of indices plus the header)`,
-      );
+    // Entropy coding can fit one stage at the next larger scale than the bound allows.
+    if (this.weights.entropy && above !== undefined) {
+      candidates.unshift({ s: above, k: 1, bounded: false });
     }
     let best: { res: ProgicEncodeResult; mse: number } | undefined;
-    for (const { s, k } of candidates) {
+    for (const { s, k, bounded } of candidates) {
       const [cw, ch] = codedSize(s);
       const coded = resize(img, cw, ch);
+      const start = await this.#encodeAt(img, coded, k, search);
+      if (!bounded && start.result.bytes.length > maxBytes) {
+        progress?.(
+          `candidate scale ${s.toFixed(3)} (${cw}×${ch}): one stage takes ` +
+            `${start.result.bytes.length} bytes`,
+        );
+        continue;
+      }
       const { result, indices } = await this.#addStagesWithin(
         img,
         coded,
-        await this.#encodeAt(img, coded, k, search),
+        start,
         (bytes) => bytes <= maxBytes,
         search,
       );
@@ -505,7 +514,14 @@ export class ProgicCodec {
       );
       if (!best || mse < best.mse) best = { res: result, mse };
     }
-    return best!.res;
+    if (!best) {
+      const one = stagePayloadBytes(16, 16, bits);
+      throw new InvalidArgumentError(
+        `a budget of ${maxBytes} bytes cannot hold even one stage of a 16-pixel image (${one} bytes ` +
+          `of indices plus the header)`,
+      );
+    }
+    return best.res;
   }
 
   /** Decodes a stream produced with this model. */
