@@ -10,7 +10,7 @@ import { cpuBackend } from "./graph/cpu_backend.ts";
 import { acquireGpu, type AdapterReport, type GpuContext } from "./graph/device.ts";
 import { webgpuBackend } from "./graph/webgpu_backend.ts";
 import { type AlphaOptions, type ImageData8, type RgbImage, toRgb } from "./io/image.ts";
-import { progicModelName, readProgicParams } from "./models/progic/bitstream.ts";
+import { isRansStage, progicModelName, readProgicParams } from "./models/progic/bitstream.ts";
 import {
   maxTileLatent,
   ProgicCodec,
@@ -299,7 +299,7 @@ export function inspect(bytes: Uint8Array): StreamInfo {
     segmentBytes: f.segments.map((s) => s.length),
     stageCoding: Array.from(
       { length: h.segmentCount },
-      (_, i) => i < 8 && (entropyCoded >> i) & 1 ? "rans" : "fixed",
+      (_, i) => isRansStage(entropyCoded, i) ? "rans" : "fixed",
     ),
   };
 }

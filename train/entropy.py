@@ -170,7 +170,7 @@ def main(argv=None):
     p.add_argument("--weights", required=True, help="a ProGIC .safetensors (its .json manifest beside it)")
     p.add_argument("--limit", type=int, default=0, help="use the first N training images (0: all)")
     a = p.parse_args(argv)
-    from export import model_from_safetensors, sha256, write_manifest
+    from export import model_from_safetensors, weights_file_record, write_manifest
     torch.set_num_threads(2)
     model = model_from_safetensors(a.weights)
     files = list_images()
@@ -178,7 +178,6 @@ def main(argv=None):
         files = files[:a.limit]
     tens, summary = measure_tables(model, files)
     stored, meta = st_io.load(a.weights)
-    added = sum(k not in stored for k in tens)
     stored.update(tens)
     st_io.save(a.weights, stored, metadata=meta)
     print(f"wrote {a.weights}: bits per code by stage {summary['train_bits_per_code']}")
@@ -186,10 +185,7 @@ def main(argv=None):
     if os.path.exists(mpath):
         with open(mpath) as f:
             manifest = json.load(f)
-        manifest["weights"]["sha256"] = sha256(a.weights)
-        manifest["weights"]["bytes"] = os.path.getsize(a.weights)
-        by_dtype = manifest["weights"].setdefault("tensors_by_dtype", {})
-        by_dtype["F32"] = by_dtype.get("F32", 0) + added
+        manifest["weights"].update(weights_file_record(a.weights, stored))
         if STORAGE_NOTE not in manifest["weights"].get("storage", ""):
             manifest["weights"]["storage"] = manifest["weights"].get("storage", "") + STORAGE_NOTE
         manifest["entropy"] = summary

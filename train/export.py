@@ -102,6 +102,15 @@ def write_weights(path, config, tensors):
     st_io.save(path, tensors, metadata={"config": config, "format": FORMAT})
 
 
+def weights_file_record(path, tensors):
+    """The manifest's description of a written weights file: sha256, size, tensors per dtype."""
+    dtypes = {}
+    for t in tensors.values():
+        k = "F16" if t.dtype == np.float16 else "F32"
+        dtypes[k] = dtypes.get(k, 0) + 1
+    return {"sha256": sha256(path), "bytes": os.path.getsize(path), "tensors_by_dtype": dtypes}
+
+
 def model_from_safetensors(path, config=None, device="cpu"):
     """Build a ProGIC from an exported file (weights widened to F32 exactly as stored)."""
     tens, meta = st_io.load(path)
@@ -332,25 +341,21 @@ def main(argv=None):
         ent, entropy = measure_tables(model_from_safetensors(wpath, a.config), list_images())
         tensors.update(ent)
         write_weights(wpath, a.config, tensors)
-    size = os.path.getsize(wpath)
-    digest = sha256(wpath)
-    dtypes = {}
-    for n, t in tensors.items():
-        k = "F16" if t.dtype == np.float16 else "F32"
-        dtypes[k] = dtypes.get(k, 0) + 1
-    print(f"wrote {wpath} ({size} bytes, sha256 {digest[:16]}…, {dtypes})", flush=True)
+    record = weights_file_record(wpath, tensors)
+    print(f"wrote {wpath} ({record['bytes']} bytes, sha256 {record['sha256'][:16]}…, "
+          f"{record['tensors_by_dtype']})", flush=True)
 
     manifest = {
         "config": a.config,
         "arch": CONFIGS[a.config],
         "format": FORMAT,
-        "weights": {"file": os.path.basename(wpath), "sha256": digest, "bytes": size,
+        "weights": {"file": os.path.basename(wpath), "sha256": record["sha256"], "bytes": record["bytes"],
                     "params": params,
                     "storage": ("F16 conv weights/biases; F32 rvq.codebooks and modulation"
                                 if a.dtype == "f16" and not a.all_f16 else
                                 ("all F16" if a.dtype == "f16" else "all F32"))
                                + (ENTROPY_STORAGE_NOTE if entropy else ""),
-                    "tensors_by_dtype": dtypes},
+                    "tensors_by_dtype": record["tensors_by_dtype"]},
         "training": {
             "checkpoint": os.path.relpath(ck_path, ROOT),
             "data": "BSDS500 train+val (300 images), random crops; evaluation on BSDS500 test (200 images)",

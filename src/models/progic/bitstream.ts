@@ -124,6 +124,11 @@ export function writeProgic(
   }, segments);
 }
 
+/** Whether stage `i + 1` is rANS-coded under a coded-stage mask (one byte: stages 1–8). */
+export function isRansStage(mask: number, i: number): boolean {
+  return i < 8 && ((mask >> i) & 1) === 1;
+}
+
 /**
  * The coded size and the mask of rANS-coded stages (bit s: stage s + 1) from a ProGIC header's
  * codec parameters.
@@ -202,7 +207,7 @@ export function readProgic(
   const { h: gh, w: gw } = gridOf(codedWidth, codedHeight);
   const want = stagePayloadBytes(codedWidth, codedHeight, bits);
   const indices = file.segments.map((seg, i) => {
-    if (entropyCoded & (1 << i)) {
+    if (isRansStage(entropyCoded, i)) {
       return decodeStageIndices(seg, gh * gw, gw, entropy![i], `stage ${i + 1}`);
     }
     if (seg.length !== want) {

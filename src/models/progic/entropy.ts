@@ -7,8 +7,7 @@
  * differs from the left one, else the answer is already known), and codes the index itself with
  * the stage's frequency table only when neither repeats. Indices skew enough (9.2–9.5 bits of
  * entropy of 10 at progic-t's stages; a stage-1 code repeats its left neighbour about one time in
- * eight)
- * that this saves about 8% of a stream.
+ * eight) that this saves about 8% of a stream.
  * @module
  */
 import { FrequencyTable, PROB_SCALE } from "../../coding/cdf.ts";

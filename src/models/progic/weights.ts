@@ -188,7 +188,15 @@ export async function loadProgicWeights(bytes: Uint8Array): Promise<ProgicWeight
     );
   }
   const all = r.get("rvq.codebooks", cb);
-  let weights: ProgicWeights = {
+  const entropy = r.has("entropy.freq")
+    ? indexEntropyModel(
+      r.get("entropy.freq", [stages, codes]),
+      r.get("entropy.repeat", [stages, 2]),
+      stages,
+      codes,
+    )
+    : undefined;
+  const weights: ProgicWeights = {
     config,
     sha256: await sha256Hex(bytes),
     enc: {
@@ -216,16 +224,8 @@ export async function loadProgicWeights(bytes: Uint8Array): Promise<ProgicWeight
         ? { tail: r.dcb("dec.tail", c1, c1, stages), tailProj: r.conv("dec.tail_proj", 192, c1, 1) }
         : { tail: r.dcb("dec.tail", c1, 192, stages) }),
     },
+    ...(entropy ? { entropy } : {}),
   };
-  const entropy = r.has("entropy.freq")
-    ? indexEntropyModel(
-      r.get("entropy.freq", [stages, codes]),
-      r.get("entropy.repeat", [stages, 2]),
-      stages,
-      codes,
-    )
-    : undefined;
-  if (entropy) weights = { ...weights, entropy };
   const unused = [...st.tensors.keys()].filter((k) => !r.used.has(k));
   if (unused.length) {
     throw new WeightsError(
