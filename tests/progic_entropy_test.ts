@@ -22,6 +22,7 @@ import {
   type IndexEntropyModel,
   indexEntropyModel,
   stageCodeBits,
+  type StageEntropy,
 } from "../src/models/progic/entropy.ts";
 import { loadProgicWeights } from "../src/models/progic/weights.ts";
 import { assert, assertEquals, assertThrows, rng } from "./assert.ts";
@@ -36,18 +37,96 @@ const golden = readSafetensors(
 const K = weights.config.codes, N = weights.config.stages;
 const entropy = weights.entropy!;
 
-/** A model whose stage tables favour low codes and repeats (not the shipped ones). */
+/** A model whose stage tables favour low codes and repeats (not the shipped ones), in the
+ * layout without `entropy.context` (stage s uses table s). */
 function skewedModel(stages: number, codes: number): IndexEntropyModel {
   const one = quantizeFrequencies(Array.from({ length: codes }, (_, i) => 1 / (1 + i)));
   const freq = new Float32Array(stages * codes);
   for (let s = 0; s < stages; s++) freq.set(one, s * codes);
   const repeat = new Float32Array(stages * 2).fill(20000);
-  return indexEntropyModel(freq, repeat, stages, codes);
+  return indexEntropyModel({ freq, repeat }, stages, codes);
 }
 
-Deno.test("progic entropy: the shipped weights carry tables for every stage", () => {
+/** Two stages whose tables depend on the context code: low codes follow low codes, high codes
+ * high ones (the left neighbour at stage 1, the same position's stage-1 code at stage 2), and
+ * stage 1's first position has a flat table. */
+function contextModel(codes: number): IndexEntropyModel {
+  const low = quantizeFrequencies(Array.from({ length: codes }, (_, i) => 1 / (1 + i)));
+  const high = quantizeFrequencies(Array.from({ length: codes }, (_, i) => 1 / (codes - i)));
+  const flat = quantizeFrequencies(new Array(codes).fill(1));
+  const freq = new Float32Array(3 * codes);
+  [low, high, flat].forEach((f, i) => freq.set(f, i * codes));
+  const repeat = Float32Array.from([30000, 20000, 1000, 1000, 32768, 32768]);
+  const context = Float32Array.from(
+    { length: 2 * (codes + 1) },
+    (_, i) => i % (codes + 1) === codes ? 2 : i % (codes + 1) < codes / 2 ? 0 : 1,
+  );
+  return indexEntropyModel({ freq, repeat, context }, 2, codes);
+}
+
+/** The coder's ideal length, walked here position by position from docs/format.md. */
+function walkBits(idx: Int32Array, w: number, m: StageEntropy, previous?: Int32Array): number {
+  let bits = 0;
+  for (let p = 0; p < idx.length; p++) {
+    const x = p % w, left = x > 0 ? idx[p - 1] : -1, up = p >= w ? idx[p - w] : -1;
+    const c = previous ? previous[p] : left >= 0 ? left : up >= 0 ? up : K;
+    const t = m.tables[m.byContext[c]];
+    if (left >= 0) {
+      bits += t.left.cost(idx[p] === left ? 1 : 0);
+      if (idx[p] === left) continue;
+    }
+    if (up >= 0 && up !== left) {
+      bits += t.up.cost(idx[p] === up ? 1 : 0);
+      if (idx[p] === up) continue;
+    }
+    bits += t.codes.cost(idx[p]);
+  }
+  return bits;
+}
+
+Deno.test("progic entropy: the shipped weights carry context tables for every stage", () => {
   assertEquals(entropy.length, N);
-  for (const s of entropy) assertEquals(s.codes.size, K);
+  entropy.forEach((s, i) => {
+    assertEquals(s.fromPrevious, i > 0);
+    assertEquals(s.byContext.length, K + 1);
+    for (const t of s.tables) assertEquals(t.codes.size, K);
+    // A table per cluster of the context code's codebook (train/entropy.py).
+    assert(new Set(s.byContext).size > 1, `stage ${i + 1} without context`);
+  });
+});
+
+Deno.test("progic entropy: the context code picks the tables", () => {
+  const m = contextModel(K);
+  const rand = rng(13);
+  // Rows that stay in one half of the code range: cheap under the context, dear without it;
+  // stage 2 stays in the half of stage 1 at the same position.
+  const h = 12, w = 20;
+  const grids = [new Int32Array(h * w), new Int32Array(h * w)];
+  for (let p = 0; p < h * w; p++) {
+    const u = () => Math.floor(rand() ** 6 * (K / 2));
+    const half = Math.floor(p / w) % 2;
+    grids[0][p] = half ? K - 1 - u() : u();
+    grids[1][p] = (grids[0][p] >= K / 2) === (rand() < 0.9) ? K - 1 - u() : u();
+  }
+  const flat = skewedModel(2, K);
+  grids.forEach((idx, s) => {
+    const previous = s ? grids[0] : undefined;
+    const bytes = encodeStageIndices(idx, w, m[s], previous);
+    assertEquals(decodeStageIndices(bytes, h * w, w, m[s], "stage", previous), idx);
+    const ideal = walkBits(idx, w, m[s], previous);
+    const bits = stageCodeBits(idx, w, m[s], previous);
+    assert(Math.abs(bits - ideal) < 1e-6, `stage ${s + 1}: ${bits} vs ${ideal}`);
+    assert(bytes.length <= ideal / 8 + 5, `${bytes.length} bytes for ${ideal} bits`);
+    const without = stageCodeBits(idx, w, flat[s], previous);
+    assert(bits < 0.85 * without, `stage ${s + 1}: context did not help (${bits} vs ${without})`);
+  });
+  // Stage 2's model reads stage 1: without it (or with the wrong size) the coder refuses.
+  assertThrows(() => encodeStageIndices(grids[1], w, m[1]), RangeError, "previous stage");
+  assertThrows(
+    () => stageCodeBits(grids[1], w, m[1], grids[0].subarray(1)),
+    RangeError,
+    "previous stage",
+  );
 });
 
 Deno.test("progic entropy: stage streams match the twin's ideal code lengths", () => {
@@ -58,19 +137,21 @@ Deno.test("progic entropy: stage streams match the twin's ideal code lengths", (
   for (const [grid, bitsName] of cases) {
     const t = golden.get(grid)!, bits = golden.get(bitsName)!;
     const [, h, w] = t.shape;
+    const stage = (s: number) => Int32Array.from(t.data.subarray(s * h * w, (s + 1) * h * w));
     for (let s = 0; s < N; s++) {
-      const idx = Int32Array.from(t.data.subarray(s * h * w, (s + 1) * h * w));
-      const ideal = stageCodeBits(idx, w, entropy[s]);
+      const idx = stage(s), previous = s ? stage(s - 1) : undefined;
+      const ideal = stageCodeBits(idx, w, entropy[s], previous);
       assert(
         Math.abs(ideal - bits.data[s]) <= 1e-3 * Math.max(1, bits.data[s] / 1000),
         `${grid} stage ${s + 1}: ${ideal} bits, the twin's ${bits.data[s]}`,
       );
-      const bytes = encodeStageIndices(idx, w, entropy[s]);
+      assert(Math.abs(walkBits(idx, w, entropy[s], previous) - ideal) < 1e-6);
+      const bytes = encodeStageIndices(idx, w, entropy[s], previous);
       assert(
         bytes.length >= ideal / 8 + 3 && bytes.length <= ideal / 8 + 5,
         `${grid} stage ${s + 1}: ${bytes.length} bytes for ${ideal.toFixed(1)} ideal bits`,
       );
-      assertEquals(decodeStageIndices(bytes, h * w, w, entropy[s], "stage"), idx);
+      assertEquals(decodeStageIndices(bytes, h * w, w, entropy[s], "stage", previous), idx);
     }
   }
 });
@@ -93,7 +174,8 @@ Deno.test("progic entropy: lossless on random, repetitive and degenerate grids",
       assertEquals(decodeStageIndices(bytes, idx.length, w, m, "stage"), idx, `${kind} ${h}×${w}`);
       if (kind === "constant") {
         // Every position after the first is one "repeat" flag (left, or up in column 0).
-        const ideal = (m.codes.cost(K - 1) + (h * w - 1) * m.left.cost(1)) / 8 + 4;
+        const t = m.tables[0];
+        const ideal = (t.codes.cost(K - 1) + (h * w - 1) * t.left.cost(1)) / 8 + 4;
         assert(Math.abs(bytes.length - ideal) <= 1.5, `${h}×${w}: ${bytes.length} vs ${ideal}`);
       }
     }
@@ -109,18 +191,36 @@ Deno.test("progic entropy: lossless on random, repetitive and degenerate grids",
 Deno.test("progic entropy: bad tables are refused as weights errors", () => {
   const ok = new Float32Array(2 * 4).fill(PROB_SCALE / 4);
   const rep = new Float32Array(4).fill(100);
-  indexEntropyModel(ok, rep, 2, 4);
+  const model = (freq: Float32Array, repeat: Float32Array, context?: Float32Array) =>
+    indexEntropyModel({ freq, repeat, context }, 2, 4);
+  model(ok, rep);
   const bad = ok.slice();
   bad[5] += 1;
-  assertThrows(() => indexEntropyModel(bad, rep, 2, 4), WeightsError, "stage 2");
+  assertThrows(() => model(bad, rep), WeightsError, "table 1");
   const zero = ok.slice();
   zero[0] = 0;
   zero[1] += PROB_SCALE / 4;
-  assertThrows(() => indexEntropyModel(zero, rep, 2, 4), WeightsError);
+  assertThrows(() => model(zero, rep), WeightsError);
   for (const p of [0, PROB_SCALE, 1.5, NaN]) {
     const r = rep.slice();
     r[3] = p;
-    assertThrows(() => indexEntropyModel(ok, r, 2, 4), WeightsError, "entropy.repeat[1][1]");
+    assertThrows(() => model(ok, r), WeightsError, "entropy.repeat[1][1]");
+  }
+  // Tables and repeat pairs that disagree; a table count other than the stages' without context.
+  assertThrows(() => model(ok, rep.subarray(0, 2)), WeightsError, "agree");
+  const three = new Float32Array(3 * 4).fill(PROB_SCALE / 4);
+  assertThrows(
+    () => model(three, new Float32Array(6).fill(100)),
+    WeightsError,
+    "one table per stage",
+  );
+  // A context row naming a table that is not there, or no integer.
+  const ctx = new Float32Array(2 * 5);
+  model(ok, rep, ctx);
+  for (const v of [2, -1, 0.5, NaN]) {
+    const c = ctx.slice();
+    c[7] = v;
+    assertThrows(() => model(ok, rep, c), WeightsError, "entropy.context[1][2]");
   }
 });
 
@@ -269,7 +369,8 @@ Deno.test({
     // At full size: a downscaled candidate reaches 4 stages by the fixed bound alone.
     assertEquals([r.codedWidth, r.codedHeight], [96, 64]);
     // A budget below one fixed-length stage at full size but above its coded size: the full
-    // size is still a candidate (the bound alone would start at scale 0.8).
+    // size is still a candidate (the bound alone would start at a smaller scale; the encoder
+    // climbs through the larger ones while one coded stage fits).
     const coded1 = await at(1);
     const bound1 = (await noTables.encode(img, { stages: 1 })).bytes.length + 1;
     assert(coded1 < bound1, `${coded1} vs ${bound1}`);

@@ -196,7 +196,7 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
                 mse = ((rt - xt) ** 2).mean().item()
                 acc[s]["psnr"] += 10 * np.log10(1.0 / max(mse, 1e-12))
                 acc[s]["ms_ssim"] += ms_ssim(rt, xt, scales=5, floor=0.0).item()
-                acc[s]["bpp"] += sum(stage_bits(idx[k], getattr(model, "entropy", None), k, model.K) for k in range(s)) / (H * W)
+                acc[s]["bpp"] += sum(stage_bits(idx, getattr(model, "entropy", None), k, model.K) for k in range(s)) / (H * W)
                 if with_butteraugli:
                     write_ppm(dist, q8.numpy())
                     bmax, b3 = butteraugli(ref, dist)

@@ -124,8 +124,7 @@ def main(argv=None):
         "pre_latent": pre_latent.numpy().astype(np.float32),
     }
     if model.entropy is not None:  # ideal rANS lengths under the file's tables
-        freq, repeat = model.entropy
-        tens["entropy_bits"] = np.array([code_bits(beam[s].numpy(), freq[s], repeat[s])
+        tens["entropy_bits"] = np.array([code_bits(beam.numpy(), model.entropy, s)
                                          for s in range(model.N)], np.float32)
         # A larger grid with left and upper runs, so every context of the walk occurs often.
         rng = np.random.default_rng(5)
@@ -139,7 +138,7 @@ def main(argv=None):
                     elif gy and u < 0.5:
                         grid[s, gy, gx] = grid[s, gy - 1, gx]
         tens["entropy_grid"] = grid.astype(np.int32)
-        tens["entropy_grid_bits"] = np.array([code_bits(grid[s], freq[s], repeat[s])
+        tens["entropy_grid_bits"] = np.array([code_bits(grid, model.entropy, s)
                                               for s in range(model.N)], np.float32)
     meta = {"config": a.config, "format": FORMAT + "-golden", "weights": os.path.relpath(wpath, ROOT),
             "weights_sha256": sha256(wpath), "image": f"bsds500/{IMAGE}",

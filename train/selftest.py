@@ -425,15 +425,27 @@ def main():
         grids = [np.minimum(g2.geometric(0.05, (3, 7, 9)) - 1, 63) for _ in range(4)]
         for gi in grids:  # runs, so the repeat flags matter
             gi[:, :, 1::2] = gi[:, :, 0:-1:2]
-        freq, repeat = entropy.build_tables(grids, 64)
+        # stage 0 by its neighbour's code mod 3 (plus "none"), stage 1 without context, stage 2 by
+        # the parity of stage 1's code at the same position
+        groups = [np.append(np.arange(64) % 3, 3), None, np.append(np.arange(64) % 2, 0)]
+        tables = entropy.build_tables(grids, 64, groups)
+        freq, repeat, context = tables
+        assert len(freq) == 1 + 4 + 2 and context.shape == (3, 65)
         assert (freq >= 1).all() and (freq.sum(1) == entropy.PROB_SCALE).all()
         assert ((repeat >= 1) & (repeat < entropy.PROB_SCALE)).all()
+        assert (context[0] == groups[0]).all() and (context[1] == 4).all() and (context[2] == 5 + groups[2]).all()
+        plain = entropy.build_tables(grids, 64)
+        assert len(plain[0]) == 3 and (plain[2] == np.arange(3)[:, None]).all()
+        assert (plain[0][1] == freq[4]).all()  # a stage without context is unchanged by another's
 
-        def walk_bits(idx, f, r):
+        def walk_bits(g, st):
+            idx = g[st]
             bits, (h, w) = 0.0, idx.shape
             for y in range(h):
                 for x in range(w):
                     c, left, up = idx[y, x], idx[y, x - 1] if x else None, idx[y - 1, x] if y else None
+                    nb = g[st - 1][y, x] if st else left if x else up if y else 64
+                    f, r = freq[context[st][nb]], repeat[context[st][nb]]
                     if left is not None:
                         p = r[0] / entropy.PROB_SCALE
                         bits -= np.log2(p if c == left else 1 - p)
@@ -449,8 +461,12 @@ def main():
 
         for gi in grids:
             for st in range(3):
-                assert abs(entropy.code_bits(gi[st], freq[st], repeat[st]) - walk_bits(gi[st], freq[st], repeat[st])) < 1e-6
-        assert entropy.stage_bits(grids[0][0], None, 0, 64) == 63 * 6
+                assert abs(entropy.code_bits(gi, tables, st) - walk_bits(gi, st)) < 1e-6
+        assert entropy.stage_bits(grids[0], None, 0, 64) == 63 * 6
+        # A file without entropy.context: stage s uses table s.
+        legacy = entropy.tables_of({"entropy.freq": plain[0].astype(np.float32),
+                                    "entropy.repeat": plain[1].astype(np.float32)})
+        assert (legacy[2] == plain[2]).all()
         ok("entropy: tables valid, code_bits = a position-by-position walk of the coder's contexts")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -104,7 +104,7 @@ export function writeProgic(
     const fixed = bw.finish();
     // The mask is one byte: stages past the eighth (no ProGIC config has them) stay fixed.
     if (!model.entropy || opts.fixed || i >= 8) return fixed;
-    const coded = encodeStageIndices(idx, w, model.entropy[i]);
+    const coded = encodeStageIndices(idx, w, model.entropy[i], s.indices[i - 1]);
     if (coded.length >= fixed.length) return fixed;
     mask |= 1 << i;
     return coded;
@@ -206,9 +206,10 @@ export function readProgic(
   const bits = Math.log2(model.codes);
   const { h: gh, w: gw } = gridOf(codedWidth, codedHeight);
   const want = stagePayloadBytes(codedWidth, codedHeight, bits);
-  const indices = file.segments.map((seg, i) => {
+  const indices: Int32Array[] = [];
+  const readStage = (seg: Uint8Array, i: number): Int32Array => {
     if (isRansStage(entropyCoded, i)) {
-      return decodeStageIndices(seg, gh * gw, gw, entropy![i], `stage ${i + 1}`);
+      return decodeStageIndices(seg, gh * gw, gw, entropy![i], `stage ${i + 1}`, indices[i - 1]);
     }
     if (seg.length !== want) {
       throw new BitstreamError(
@@ -221,7 +222,9 @@ export function readProgic(
     const idx = new Int32Array(gh * gw);
     for (let j = 0; j < idx.length; j++) idx[j] = br.readBits(bits);
     return idx;
-  });
+  };
+  // In order: a stage's entropy model reads the stage before.
+  file.segments.forEach((seg, i) => indices.push(readStage(seg, i)));
   return {
     width: h.width,
     height: h.height,

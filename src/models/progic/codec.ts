@@ -38,9 +38,9 @@ export interface ProgicEncodeOptions {
   /**
    * Byte budget for the whole file. The encoder tries the (scale, stages) pairs that fit,
    * downscaling when one stage at full size is too big, and keeps the one whose reconstruction
-   * is closest (MSE) to the original. Scales are chosen by the fixed-length size bound, plus the
-   * next larger scale at one stage when its entropy-coded file fits; at each scale, stages are
-   * added while the entropy-coded file still fits.
+   * is closest (MSE) to the original. Scales are chosen by the fixed-length size bound, plus
+   * larger scales at one stage, climbing while their entropy-coded file fits; at each scale,
+   * stages are added while the entropy-coded file still fits.
    */
   readonly maxBytes?: number;
   /**
@@ -468,9 +468,10 @@ export class ProgicCodec {
       scales.push(s);
       if (Math.min(img.width, img.height) * s < 16) break;
     }
-    // `bounded`: fits by the fixed-length bound; otherwise only an entropy-coded stream may fit.
-    const candidates: { s: number; k: number; bounded: boolean }[] = [];
-    let above: number | undefined; // the smallest scale where no stage count fits the bound
+    // Scales where some stage count fits the fixed-length bound (the first three), and the
+    // larger ones, where it does not.
+    const bounded: { s: number; k: number }[] = [];
+    const larger: number[] = [];
     for (const s of scales) {
       let best = 0;
       for (let k = this.config.stages; k >= 1; k--) {
@@ -479,16 +480,20 @@ export class ProgicCodec {
           break;
         }
       }
-      if (best) candidates.push({ s, k: best, bounded: true });
-      else if (!candidates.length) above = s;
-      if (candidates.length >= 3) break;
+      if (best) bounded.push({ s, k: best });
+      else if (!bounded.length) larger.unshift(s);
+      if (bounded.length >= 3) break;
     }
-    // Entropy coding can fit one stage at the next larger scale than the bound allows.
-    if (this.weights.entropy && above !== undefined) {
-      candidates.unshift({ s: above, k: 1, bounded: false });
-    }
+    // Entropy coding can fit one stage at larger scales than the bound allows: climb from the
+    // smallest of them while one does.
+    const candidates = [
+      ...(this.weights.entropy ? larger : []).map((s) => ({ s, k: 1, bounded: false })),
+      ...bounded.map((c) => ({ ...c, bounded: true })),
+    ];
     let best: { res: ProgicEncodeResult; mse: number } | undefined;
+    let climbing = true;
     for (const { s, k, bounded } of candidates) {
+      if (!bounded && !climbing) continue;
       const [cw, ch] = codedSize(s);
       const coded = resize(img, cw, ch);
       const start = await this.#encodeAt(img, coded, k, search);
@@ -497,6 +502,7 @@ export class ProgicCodec {
           `candidate scale ${s.toFixed(3)} (${cw}×${ch}): one stage takes ` +
             `${start.result.bytes.length} bytes`,
         );
+        climbing = false;
         continue;
       }
       const { result, indices } = await this.#addStagesWithin(

@@ -69,8 +69,8 @@ export interface ProgicWeights {
     /** Present when the config ends with a C1-wide tail and a 1×1 projection to 192 channels. */
     readonly tailProj?: ConvWeights;
   };
-  /** The index coder's tables (`entropy.freq`, `entropy.repeat`); without them stages are
-   * written as fixed-length fields. */
+  /** The index coder's tables (`entropy.freq`, `entropy.repeat`, `entropy.context`); without
+   * them stages are written as fixed-length fields. */
   readonly entropy?: IndexEntropyModel;
 }
 
@@ -188,10 +188,16 @@ export async function loadProgicWeights(bytes: Uint8Array): Promise<ProgicWeight
     );
   }
   const all = r.get("rvq.codebooks", cb);
-  const entropy = r.has("entropy.freq")
+  const tables = r.has("entropy.freq") ? r.shape("entropy.freq")[0] : 0;
+  const entropy = tables
     ? indexEntropyModel(
-      r.get("entropy.freq", [stages, codes]),
-      r.get("entropy.repeat", [stages, 2]),
+      {
+        freq: r.get("entropy.freq", [tables, codes]),
+        repeat: r.get("entropy.repeat", [tables, 2]),
+        context: r.has("entropy.context")
+          ? r.get("entropy.context", [stages, codes + 1])
+          : undefined,
+      },
       stages,
       codes,
     )
