@@ -21,8 +21,8 @@ The tables group context codes by their k-means cluster in the codebook they com
 keep similar codes), which saves ~7% of stage 1; at stages 2-5 the previous stage's cluster saves
 ~1.4% (train/README.md).
 
-Both are measured on bsds500 train+val with the codec's own path (grid fit, pre-filter, beam
-search aimed at all N stages) and stored as exact integers in F32 tensors, so the tables are
+All are measured on bsds500 train+val with the codec's own path (grid fit, pre-filter, beam
+search aimed at all N stages) and stored as U16 tensors, so the tables are
 covered by the weights hash every stream records. `code_bits` is the ideal length of a stage
 under the model, which `export.evaluate` reports as the twin's rate and the TypeScript coder
 (src/models/progic/entropy.ts) meets within its 4-byte rANS state per stage.
@@ -55,7 +55,8 @@ TENSORS = ("entropy.freq", "entropy.repeat", "entropy.context")
 CLUSTERS = 32
 # Pseudo-counts that shrink a context's counts toward its stage's (chosen on train -> val).
 CODE_PRIOR, FLAG_PRIOR = 1600, 20
-STORAGE_NOTE = "; F32 entropy tables (exact integers)"
+STORAGE_NOTE = "; U16 entropy tables"
+OLD_STORAGE_NOTE = "; F32 entropy tables (exact integers)"  # files written before 2026-12-04
 
 
 def quantize(counts):
@@ -225,7 +226,10 @@ def measure_tables(model, files, clusters=CLUSTERS, log=print):
                            if clusters > 1 else "none"),
                "tables": int(len(tables[0])),
                "train_bits_per_code": [round(float(b), 4) for b in bits]}
-    tens = {k: v.astype(np.float32) for k, v in zip(TENSORS, tables)}
+    # Every value fits 16 bits: frequencies 1..65536 - (K - 1), probabilities 1..65535, table
+    # numbers below T.
+    assert all(0 <= v.min() and v.max() < 1 << 16 for v in tables)
+    tens = {k: v.astype(np.uint16) for k, v in zip(TENSORS, tables)}
     return tens, summary
 
 
@@ -252,8 +256,10 @@ def main(argv=None):
         with open(mpath) as f:
             manifest = json.load(f)
         manifest["weights"].update(weights_file_record(a.weights, stored))
-        if STORAGE_NOTE not in manifest["weights"].get("storage", ""):
-            manifest["weights"]["storage"] = manifest["weights"].get("storage", "") + STORAGE_NOTE
+        storage = manifest["weights"].get("storage", "").replace(OLD_STORAGE_NOTE, "")
+        if STORAGE_NOTE not in storage:
+            storage += STORAGE_NOTE
+        manifest["weights"]["storage"] = storage
         manifest["entropy"] = summary
         write_manifest(mpath, manifest)
     return 0

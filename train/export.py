@@ -106,7 +106,7 @@ def weights_file_record(path, tensors):
     """The manifest's description of a written weights file: sha256, size, tensors per dtype."""
     dtypes = {}
     for t in tensors.values():
-        k = "F16" if t.dtype == np.float16 else "F32"
+        k = st_io.dtype_name(np.asarray(t))
         dtypes[k] = dtypes.get(k, 0) + 1
     return {"sha256": sha256(path), "bytes": os.path.getsize(path), "tensors_by_dtype": dtypes}
 

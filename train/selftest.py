@@ -467,7 +467,13 @@ def main():
         legacy = entropy.tables_of({"entropy.freq": plain[0].astype(np.float32),
                                     "entropy.repeat": plain[1].astype(np.float32)})
         assert (legacy[2] == plain[2]).all()
-        ok("entropy: tables valid, code_bits = a position-by-position walk of the coder's contexts")
+        # Stored as U16, as measure_tables writes them, the tables come back exactly.
+        upath = os.path.join(tmp, "tables.safetensors")
+        st_io.save(upath, {k: v.astype(np.uint16) for k, v in zip(entropy.TENSORS, tables)})
+        back, _ = st_io.load(upath)
+        assert all(back[k].dtype == np.uint16 for k in entropy.TENSORS)
+        assert all((x == y).all() for x, y in zip(entropy.tables_of(back), tables))
+        ok("entropy: tables valid, code_bits = a position-by-position walk of the coder's contexts, U16 round trip")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"selftest passed in {time.time() - T0:.1f}s")

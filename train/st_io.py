@@ -17,6 +17,7 @@ _DT = {
     "F64": np.dtype("<f8"),
     "I32": np.dtype("<i4"),
     "I64": np.dtype("<i8"),
+    "U16": np.dtype("<u2"),
     "U8": np.dtype("u1"),
 }
 
@@ -27,7 +28,8 @@ def _to_numpy(t):
     return np.ascontiguousarray(t)
 
 
-def _st_dtype(a):
+def dtype_name(a):
+    """The safetensors dtype name of a numpy array's dtype."""
     for name, dt in _DT.items():
         if a.dtype.kind == dt.kind and a.dtype.itemsize == dt.itemsize:
             return name
@@ -39,7 +41,7 @@ def save(path, tensors, metadata=None):
     arrs, names = {}, {}
     for k, v in tensors.items():
         a = _to_numpy(v)
-        names[k] = _st_dtype(a)
+        names[k] = dtype_name(a)
         arrs[k] = np.ascontiguousarray(a.astype(_DT[names[k]], copy=False))
     order = sorted(arrs, key=lambda k: (-arrs[k].dtype.itemsize, k))
     header = {}

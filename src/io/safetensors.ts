@@ -1,7 +1,8 @@
 /**
  * A validating reader for the safetensors format (8-byte little-endian header length, a JSON
  * header naming each tensor's dtype, shape and byte range, then the raw little-endian data).
- * F16 tensors are widened to F32 on load; the GPU computes in F32 everywhere.
+ * F16 tensors are widened to F32 on load (the GPU computes in F32 everywhere), and so are U16
+ * ones (integer tables, exact in F32).
  * @module
  */
 import { WeightsError } from "../errors.ts";
@@ -10,7 +11,7 @@ import { WeightsError } from "../errors.ts";
 export interface NamedTensor {
   /** Dimensions, outermost first. */
   readonly shape: readonly number[];
-  /** Values (F16 and F32 both arrive as F32). */
+  /** Values (F16, U16 and F32 all arrive as F32). */
   readonly data: Float32Array | Int32Array;
 }
 
@@ -23,7 +24,7 @@ export interface SafeTensors {
 }
 
 const MAX_HEADER = 16 * 2 ** 20;
-const WIDTH: Record<string, number> = { F32: 4, F16: 2, I32: 4 };
+const WIDTH: Record<string, number> = { F32: 4, F16: 2, U16: 2, I32: 4 };
 
 /**
  * Parses a safetensors file, checking every length and offset before reading.
@@ -80,6 +81,7 @@ export function readSafetensors(bytes: Uint8Array): SafeTensors {
     let data: Float32Array | Int32Array;
     if (e.dtype === "F32") data = new Float32Array(raw);
     else if (e.dtype === "I32") data = new Int32Array(raw);
+    else if (e.dtype === "U16") data = Float32Array.from(new Uint16Array(raw));
     else data = halfToFloat(new Uint16Array(raw));
     tensors.set(name, { shape, data });
   }

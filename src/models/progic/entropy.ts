@@ -42,7 +42,7 @@ export interface StageEntropy {
 /** The tables of every stage. */
 export type IndexEntropyModel = readonly StageEntropy[];
 
-/** The weights file's tables, all stored as exact integers in F32. */
+/** The weights file's tables, stored as U16 (or, in earlier files, exact integers in F32). */
 export interface IndexEntropyTables {
   /** [tables, codes]: 16-bit frequencies, each ≥ 1, summing to 65536 per table. */
   readonly freq: Float32Array;
