@@ -226,11 +226,15 @@ def measure_tables(model, files, clusters=CLUSTERS, log=print):
                            if clusters > 1 else "none"),
                "tables": int(len(tables[0])),
                "train_bits_per_code": [round(float(b), 4) for b in bits]}
+    return table_tensors(tables), summary
+
+
+def table_tensors(tables):
+    """(freq, repeat, context) -> the weights file's U16 tensors by name."""
     # Every value fits 16 bits: frequencies 1..65536 - (K - 1), probabilities 1..65535, table
     # numbers below T.
     assert all(0 <= v.min() and v.max() < 1 << 16 for v in tables)
-    tens = {k: v.astype(np.uint16) for k, v in zip(TENSORS, tables)}
-    return tens, summary
+    return {k: v.astype(np.uint16) for k, v in zip(TENSORS, tables)}
 
 
 def main(argv=None):

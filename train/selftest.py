@@ -469,7 +469,7 @@ def main():
         assert (legacy[2] == plain[2]).all()
         # Stored as U16, as measure_tables writes them, the tables come back exactly.
         upath = os.path.join(tmp, "tables.safetensors")
-        st_io.save(upath, {k: v.astype(np.uint16) for k, v in zip(entropy.TENSORS, tables)})
+        st_io.save(upath, entropy.table_tensors(tables))
         back, _ = st_io.load(upath)
         assert all(back[k].dtype == np.uint16 for k in entropy.TENSORS)
         assert all((x == y).all() for x, y in zip(entropy.tables_of(back), tables))
