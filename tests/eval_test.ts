@@ -1,7 +1,13 @@
 // Tests of the evaluation harness (bench/eval): BD-rate against SciPy numbers, results
 // resume, per-image failures, the report, the anchor tools (skipped when not installed) and
 // the Tessera adapter. Vectors: tools/gen_eval_vectors.py.
-import { aggregate, bdRates, metricAtRate } from "../bench/eval/aggregate.ts";
+import {
+  aggregate,
+  bdRates,
+  metricAtRate,
+  METRICS,
+  perImageComparison,
+} from "../bench/eval/aggregate.ts";
 import { ANCHOR_NAMES, anchorCodecs } from "../bench/eval/anchors.ts";
 import { findButteraugli, parseButteraugli } from "../bench/eval/butteraugli.ts";
 import type { Codec, OkRecord, ResultRecord } from "../bench/eval/codec.ts";
@@ -384,6 +390,55 @@ Deno.test("aggregate: means over complete images, lowest rates, BD of a codec ag
   assertEquals(bdRates(agg, ["a"], ["a"]), []);
   assertEquals(nearestRecord(records, "i1", "a", 0.25)?.point, "mid");
   assertEquals(hstack([{ width: 2, height: 1, data: new Uint8Array(6) }], 4).width, 2);
+});
+
+Deno.test("aggregate: per image, the anchor's own curve is interpolated to the test rate", () => {
+  const rec = (image: string, codec: string, point: string, bpp: number, b: number): OkRecord => ({
+    image,
+    codec,
+    point,
+    ok: true,
+    width: 10,
+    height: 10,
+    bytes: bpp * 100 / 8,
+    bpp,
+    psnr: 30,
+    msssim: 0.9,
+    butteraugli: b,
+    encodeMs: 2,
+    decodeMs: 1,
+  });
+  const records: ResultRecord[] = [
+    // i1: anchor 20 at 0.1 and 10 at 0.4 -> 15 at 0.2 (log-rate midpoint); test 14 is better.
+    rec("i1", "w", "q1", 0.4, 10),
+    rec("i1", "w", "q0", 0.1, 20),
+    rec("i1", "t", "s5", 0.2, 14),
+    rec("i1", "t", "s1", 0.05, 40), // another test point: ignored
+    // i2: anchor 10 at 0.1, 8 at 0.4 -> 9 at 0.2; test 12 is worse.
+    rec("i2", "w", "q0", 0.1, 10),
+    rec("i2", "w", "q1", 0.4, 8),
+    rec("i2", "t", "s5", 0.2, 12),
+    // i3: the anchor's curve starts above the test rate.
+    rec("i3", "w", "q0", 0.3, 10),
+    rec("i3", "w", "q1", 0.5, 8),
+    rec("i3", "t", "s5", 0.2, 9),
+    // i4: no anchor at all; a failed anchor record does not count.
+    rec("i4", "t", "s5", 0.2, 9),
+    { image: "i4", codec: "w", point: "q0", ok: false, stage: "encode", error: "x" },
+  ];
+  const ba = METRICS.find((m) => m.key === "butteraugli")!;
+  const c = perImageComparison(records, "t", "s5", "w", ba);
+  assertEquals(c.pairs.map((p) => p.image), ["i1", "i2"]);
+  assertClose(c.pairs.flatMap((p) => [p.bpp, p.test, p.anchor]), [0.2, 14, 15, 0.2, 12, 9], {
+    atol: 1e-12,
+    rtol: 0,
+  });
+  assertEquals([c.outside, c.better], [1, 1]);
+  assertClose([c.medianRatio], [(14 / 15 + 12 / 9) / 2], { atol: 1e-12, rtol: 0 });
+  // Higher is better for PSNR: equal values are not "better".
+  const psnr = perImageComparison(records, "t", "s5", "w", METRICS[0]);
+  assertEquals([psnr.pairs.length, psnr.better, psnr.medianRatio], [2, 0, 1]);
+  assert(Number.isNaN(perImageComparison(records, "t", "s9", "w", ba).medianRatio));
 });
 
 // ---------------------------------------------------------------- Tessera adapter

@@ -182,6 +182,27 @@ export function bdRates(
   return out;
 }
 
+/** A value measured at a rate. */
+interface RateValue {
+  bpp: number;
+  value: number;
+}
+
+/**
+ * The value at `bpp` on a curve sorted by rate, interpolated linearly in log-rate between the two
+ * neighbouring points; undefined outside the curve.
+ */
+function valueAtRate(pts: readonly RateValue[], bpp: number): number | undefined {
+  for (let i = 0; i + 1 < pts.length; i++) {
+    const a = pts[i], b = pts[i + 1];
+    if (bpp >= a.bpp && bpp <= b.bpp && b.bpp > a.bpp) {
+      const t = Math.log(bpp / a.bpp) / Math.log(b.bpp / a.bpp);
+      return a.value + t * (b.value - a.value);
+    }
+  }
+  return undefined;
+}
+
 /**
  * The mean value of a metric at a target mean rate, interpolated linearly in log-rate between
  * the two neighbouring points; undefined outside the curve.
@@ -191,13 +212,72 @@ export function metricAtRate(
   metric: MetricInfo["key"],
   bpp: number,
 ): number | undefined {
-  const pts = s.points.filter((p) => p.metrics[metric] !== undefined);
-  for (let i = 0; i + 1 < pts.length; i++) {
-    const a = pts[i], b = pts[i + 1];
-    if (bpp >= a.bpp && bpp <= b.bpp && b.bpp > a.bpp) {
-      const t = Math.log(bpp / a.bpp) / Math.log(b.bpp / a.bpp);
-      return a.metrics[metric]! + t * (b.metrics[metric]! - a.metrics[metric]!);
-    }
+  const pts = s.points.filter((p) => p.metrics[metric] !== undefined)
+    .map((p) => ({ bpp: p.bpp, value: p.metrics[metric]! }));
+  return valueAtRate(pts, bpp);
+}
+
+/** One image where a codec point was set against an anchor's curve on the same image. */
+export interface ImagePair {
+  /** Image file name. */
+  image: string;
+  /** The test point's rate on this image. */
+  bpp: number;
+  /** The test codec's value. */
+  test: number;
+  /** The anchor's value interpolated to {@link ImagePair.bpp} on this image's curve. */
+  anchor: number;
+}
+
+/**
+ * A test codec's point against an anchor per image: the anchor's own RD curve on each image is
+ * interpolated (linearly in log-rate) to the rate the test point reached on that image. Mean
+ * curves compare averages of different per-image rates; this compares every image at its own.
+ */
+export interface PerImageComparison {
+  /** Images where both were measured and the anchor's curve spans the test rate. */
+  pairs: ImagePair[];
+  /** Images left out because the anchor's curve on them does not reach the test rate. */
+  outside: number;
+  /** Pairs where the test codec is strictly better. */
+  better: number;
+  /** Median of test / anchor (below 1 is better for a distortion). */
+  medianRatio: number;
+}
+
+/** See {@link PerImageComparison}; `records` are the latest per (image, codec, point). */
+export function perImageComparison(
+  records: readonly ResultRecord[],
+  test: string,
+  testPoint: string,
+  anchor: string,
+  metric: MetricInfo,
+): PerImageComparison {
+  const ok = records.filter((r): r is OkRecord => r.ok && typeof r[metric.key] === "number");
+  const curves = new Map<string, RateValue[]>();
+  for (const r of ok) {
+    if (r.codec !== anchor) continue;
+    if (!curves.has(r.image)) curves.set(r.image, []);
+    curves.get(r.image)!.push({ bpp: r.bpp, value: r[metric.key]! });
   }
-  return undefined;
+  for (const c of curves.values()) c.sort((a, b) => a.bpp - b.bpp);
+  const pairs: ImagePair[] = [];
+  let outside = 0;
+  for (const r of ok.filter((r) => r.codec === test && r.point === testPoint)) {
+    const c = curves.get(r.image);
+    if (!c) continue;
+    const value = valueAtRate(c, r.bpp);
+    if (value === undefined) outside++;
+    else pairs.push({ image: r.image, bpp: r.bpp, test: r[metric.key]!, anchor: value });
+  }
+  const better =
+    pairs.filter((p) => metric.lowerIsBetter ? p.test < p.anchor : p.test > p.anchor).length;
+  const ratios = pairs.map((p) => p.test / p.anchor).sort((a, b) => a - b);
+  const mid = ratios.length >> 1;
+  const medianRatio = ratios.length === 0
+    ? NaN
+    : ratios.length % 2
+    ? ratios[mid]
+    : (ratios[mid - 1] + ratios[mid]) / 2;
+  return { pairs, outside, better, medianRatio };
 }

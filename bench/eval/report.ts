@@ -10,9 +10,11 @@ import {
   aggregate,
   bdRates,
   type CodecSummary,
+  type ImagePair,
   metricAtRate,
   type MetricInfo,
   METRICS,
+  perImageComparison,
 } from "./aggregate.ts";
 import type { Codec, OkRecord, ResultRecord } from "./codec.ts";
 import { loadImage } from "./runner.ts";
@@ -310,6 +312,59 @@ function matchedTable(agg: Aggregate, fixed: readonly number[], butteraugli: boo
   return md;
 }
 
+function perImageSection(
+  agg: Aggregate,
+  records: readonly ResultRecord[],
+  butteraugli: boolean,
+): string {
+  const tests = agg.codecs.filter((c) => isTessera(c.codec) && c.points.length);
+  const anchors = agg.codecs.filter((c) => !isTessera(c.codec)).map((c) => c.codec);
+  if (tests.length === 0 || anchors.length === 0) return "";
+  const inSet = new Set(agg.images);
+  const mine = records.filter((r) => inSet.has(r.image));
+  let md = "## Per image at the highest Tessera point\n\n" +
+    "Each image on its own: the anchor's RD curve on that image, interpolated linearly in " +
+    "log-rate to the rate Tessera reached on it (images where the anchor's curve does not reach " +
+    "that rate are left out). Ratio = Tessera / anchor; for Butteraugli below 1 is better.\n\n";
+  for (const t of tests) {
+    const top = t.points[t.points.length - 1];
+    md += `### ${t.codec}, point ${top.point} (mean ${num(top.bpp, 4)} bpp)\n\n`;
+    for (const m of METRICS) {
+      if (!butteraugli && m.key.startsWith("butteraugli")) continue;
+      const rows: string[][] = [];
+      const worst: string[] = [];
+      for (const a of anchors) {
+        const c = perImageComparison(mine, t.codec, top.point, a, m);
+        if (c.pairs.length === 0) continue;
+        const mean = (f: (p: ImagePair) => number) =>
+          c.pairs.reduce((s, p) => s + f(p), 0) / c.pairs.length;
+        rows.push([
+          a,
+          `${c.pairs.length} (${c.outside} out of range)`,
+          `${c.better} (${num((100 * c.better) / c.pairs.length, 0)}%)`,
+          num(c.medianRatio, 3),
+          num(mean((p) => p.test), DIGITS[m.key]),
+          num(mean((p) => p.anchor), DIGITS[m.key]),
+        ]);
+        if (m.lowerIsBetter) {
+          const w = [...c.pairs].sort((x, y) => y.test / y.anchor - x.test / x.anchor).slice(0, 3);
+          worst.push(
+            `${a}: ` +
+              w.map((p) => `${p.image} ${num(p.test, 2)} vs ${num(p.anchor, 2)}`).join(", "),
+          );
+        }
+      }
+      if (rows.length === 0) continue;
+      md += `**${m.label}**\n\n` + table(
+        ["anchor", "images", "Tessera better on", "median ratio", "Tessera mean", "anchor mean"],
+        rows,
+      ) + "\n";
+      if (worst.length) md += `Largest ratios — ${worst.join("; ")}.\n\n`;
+    }
+  }
+  return md;
+}
+
 function lowestTable(agg: Aggregate): string {
   return "## Lowest rate reached\n\n" + table(
     ["codec", "lowest mean bpp (point)", "lowest bpp of any image", "points"],
@@ -387,6 +442,7 @@ export async function writeReport(opts: ReportOptions): Promise<ReportFiles> {
     svgs.map((p) => `![${p.split("/").pop()}](${p.split("/").pop()})`).join("\n\n") + "\n\n";
   md += matchedTable(agg, opts.matchedRates ?? [0.1, 0.2, 0.5, 1], hasBa);
   md += bdSection(agg);
+  md += perImageSection(agg, opts.records, hasBa);
   md += pointTables(agg, hasBa);
   md += timingTable(agg);
   md += sheets.md;
