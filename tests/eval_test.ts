@@ -347,8 +347,15 @@ Deno.test("harness: measures, records failures per image, resumes and reports", 
   }
 });
 
-Deno.test("aggregate: means over complete images, lowest rates, BD of a codec against itself", () => {
-  const rec = (image: string, codec: string, point: string, bpp: number, q: number): OkRecord => ({
+/** A 10×10 image's record; `fields` sets the metrics. */
+function okRecord(
+  image: string,
+  codec: string,
+  point: string,
+  bpp: number,
+  fields: Partial<OkRecord> = {},
+): OkRecord {
+  return {
     image,
     codec,
     point,
@@ -357,11 +364,17 @@ Deno.test("aggregate: means over complete images, lowest rates, BD of a codec ag
     height: 10,
     bytes: bpp * 100 / 8,
     bpp,
-    psnr: q,
-    msssim: q / 50,
+    psnr: 30,
+    msssim: 0.9,
     encodeMs: 2,
     decodeMs: 1,
-  });
+    ...fields,
+  };
+}
+
+Deno.test("aggregate: means over complete images, lowest rates, BD of a codec against itself", () => {
+  const rec = (image: string, codec: string, point: string, bpp: number, q: number) =>
+    okRecord(image, codec, point, bpp, { psnr: q, msssim: q / 50 });
   const records: ResultRecord[] = [];
   for (const [im, k] of [["i1", 1], ["i2", 2]] as const) {
     records.push(rec(im, "a", "lo", 0.1 * k, 25 + k), rec(im, "a", "mid", 0.3 * k, 30 + k));
@@ -393,21 +406,8 @@ Deno.test("aggregate: means over complete images, lowest rates, BD of a codec ag
 });
 
 Deno.test("aggregate: per image, the anchor's own curve is interpolated to the test rate", () => {
-  const rec = (image: string, codec: string, point: string, bpp: number, b: number): OkRecord => ({
-    image,
-    codec,
-    point,
-    ok: true,
-    width: 10,
-    height: 10,
-    bytes: bpp * 100 / 8,
-    bpp,
-    psnr: 30,
-    msssim: 0.9,
-    butteraugli: b,
-    encodeMs: 2,
-    decodeMs: 1,
-  });
+  const rec = (image: string, codec: string, point: string, bpp: number, b: number) =>
+    okRecord(image, codec, point, bpp, { butteraugli: b });
   const records: ResultRecord[] = [
     // i1: anchor 20 at 0.1 and 10 at 0.4 -> 15 at 0.2 (log-rate midpoint); test 14 is better.
     rec("i1", "w", "q1", 0.4, 10),
