@@ -35,6 +35,7 @@ class CropSampler:
 
     def __init__(self, splits=("train", "val"), crop=128, flip=True, vflip=True,
                  downscale_p=0.3, downscale_min=0.5, seed=0, root=BSDS, max_images=0):
+        self.root = root
         self.files = list_images(splits, root)
         if max_images:
             self.files = self.files[:max_images]
@@ -47,7 +48,7 @@ class CropSampler:
         self.rng = np.random.default_rng(seed)
 
     def describe(self):
-        return (f"{len(self.images)} images ({', '.join(sorted({os.path.basename(os.path.dirname(f)) for f in self.files}))}), "
+        return (f"{len(self.images)} images from {self.root} ({', '.join(sorted({os.path.basename(os.path.dirname(f)) for f in self.files}))}), "
                 f"crop {self.crop}, flips h={self.flip} v={self.vflip}, "
                 f"downscale p={self.downscale_p} min={self.downscale_min}")
 

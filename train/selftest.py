@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
+from data import list_images  # noqa: E402
 from losses import err_per_sample, peak_err_per_sample  # noqa: E402
 from export import export_tensors, load_checkpoint, model_from_safetensors, write_weights  # noqa: E402
 from progic import (CONFIGS, DCB, ProGIC, beam_search, beam_widths, exact_search, param_names,  # noqa: E402
@@ -358,11 +359,17 @@ def main():
         with contextlib.redirect_stdout(io.StringIO()):
             tr.main(common + ["--steps", "4"])  # resumes from ckpt.pt
         b4 = torch.load(os.path.join(run, "ckpt.pt"))
+        # the same run from a copy of the same 4 images given by --data must train the same weights
+        data2 = os.path.join(tmp, "data2")
+        os.makedirs(os.path.join(data2, "train"))
+        for f in list_images()[:4]:
+            shutil.copy(f, os.path.join(data2, "train"))
         run2 = os.path.join(tmp, "run2")
-        c2 = [a if a != run else run2 for a in common]
+        c2 = [a if a != run else run2 for a in common] + ["--data", data2]
         with contextlib.redirect_stdout(io.StringIO()):
             tr.main(c2 + ["--steps", "4", "--fresh"])
         c4 = torch.load(os.path.join(run2, "ckpt.pt"))
+        assert f"4 images from {data2} (train)" in open(os.path.join(run2, "train.log")).read()
         assert b4["step"] == c4["step"] == 4
         diff = max((b4["model"][k].float() - c4["model"][k].float()).abs().max().item() for k in c4["model"])
         assert diff < 1e-4, diff
@@ -376,7 +383,7 @@ def main():
         assert d5["step"] == 5
         spans = [(h["from_step"], h["to_step"]) for h in d5["history"]]
         assert spans == [(0, 2), (2, 4), (4, 5)], spans
-        ok(f"resume: ckpt.pt continues (--until 2, then 2 steps, vs 4 fresh: max diff {diff:.1e}); slim resume.pt works; history {spans} "
+        ok(f"resume: ckpt.pt continues (--until 2, then 2 steps, vs 4 fresh from a --data copy: max diff {diff:.1e}); slim resume.pt works; history {spans} "
            f"(resume.pt {os.path.getsize(os.path.join(run, 'resume.pt')) / 1e6:.1f} MB for progic-test)")
 
         # -- weight averaging (train/soup.py): encoder/decoder means, codebooks from the base

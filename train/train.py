@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import CropSampler  # noqa: E402
+from data import BSDS, CropSampler  # noqa: E402
 from losses import (NLayerDiscriminator, adaptive_weight, hinge_d_loss, err_per_sample,  # noqa: E402
                     ms_ssim, peak_err_per_sample, psnr, stage_weights)
 from progic import CONFIGS, ProGIC  # noqa: E402
@@ -102,6 +102,9 @@ def parse(argv=None):
     ap.add_argument("--run-dir", default=None, help="default train/runs/<config>")
     ap.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
     ap.add_argument("--max-images", type=int, default=0, help="use only the first N images (tests)")
+    ap.add_argument("--data", default=BSDS,
+                    help="folder with train/ and val/ of JPEGs (default the shared BSDS500; on the GPU "
+                         "machine, a carried copy)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (and save) after this long")
     ap.add_argument("--until", type=int, default=0,
                     help="stop (and save) at this step without shortening the --steps schedule")
@@ -185,7 +188,8 @@ def main(argv=None):
     random.seed(a.seed)
     np.random.seed(a.seed)
     torch.manual_seed(a.seed)
-    sampler = CropSampler(crop=a.crop, downscale_p=a.downscale_p, seed=a.seed, max_images=a.max_images)
+    sampler = CropSampler(crop=a.crop, downscale_p=a.downscale_p, seed=a.seed, root=a.data,
+                          max_images=a.max_images)
 
     model = ProGIC(a.config, decay=a.ema_decay, dead_frac=a.dead_frac).to(device)
     cfg = CONFIGS[a.config]
