@@ -405,27 +405,35 @@ Deno.test("aggregate: means over complete images, lowest rates, BD of a codec ag
   assertEquals(hstack([{ width: 2, height: 1, data: new Uint8Array(6) }], 4).width, 2);
 });
 
-Deno.test("aggregate: per image, the anchor's own curve is interpolated to the test rate", () => {
+/**
+ * Records of a test codec's point "s5" against an anchor's curve (points q0, q1), Butteraugli only:
+ * i1 better than the anchor, i2 worse, i3 outside the anchor's curve, i4 without an anchor.
+ */
+function perImageFixture(test: string, anchor: string): ResultRecord[] {
   const rec = (image: string, codec: string, point: string, bpp: number, b: number) =>
     okRecord(image, codec, point, bpp, { butteraugli: b });
-  const records: ResultRecord[] = [
+  return [
     // i1: anchor 20 at 0.1 and 10 at 0.4 -> 15 at 0.2 (log-rate midpoint); test 14 is better.
-    rec("i1", "w", "q1", 0.4, 10),
-    rec("i1", "w", "q0", 0.1, 20),
-    rec("i1", "t", "s5", 0.2, 14),
-    rec("i1", "t", "s1", 0.05, 40), // another test point: ignored
+    rec("i1", anchor, "q1", 0.4, 10),
+    rec("i1", anchor, "q0", 0.1, 20),
+    rec("i1", test, "s5", 0.2, 14),
+    rec("i1", test, "s1", 0.05, 40), // another test point: ignored
     // i2: anchor 10 at 0.1, 8 at 0.4 -> 9 at 0.2; test 12 is worse.
-    rec("i2", "w", "q0", 0.1, 10),
-    rec("i2", "w", "q1", 0.4, 8),
-    rec("i2", "t", "s5", 0.2, 12),
+    rec("i2", anchor, "q0", 0.1, 10),
+    rec("i2", anchor, "q1", 0.4, 8),
+    rec("i2", test, "s5", 0.2, 12),
     // i3: the anchor's curve starts above the test rate.
-    rec("i3", "w", "q0", 0.3, 10),
-    rec("i3", "w", "q1", 0.5, 8),
-    rec("i3", "t", "s5", 0.2, 9),
+    rec("i3", anchor, "q0", 0.3, 10),
+    rec("i3", anchor, "q1", 0.5, 8),
+    rec("i3", test, "s5", 0.2, 9),
     // i4: no anchor at all; a failed anchor record does not count.
-    rec("i4", "t", "s5", 0.2, 9),
-    { image: "i4", codec: "w", point: "q0", ok: false, stage: "encode", error: "x" },
+    rec("i4", test, "s5", 0.2, 9),
+    { image: "i4", codec: anchor, point: "q0", ok: false, stage: "encode", error: "x" },
   ];
+}
+
+Deno.test("aggregate: per image, the anchor's own curve is interpolated to the test rate", () => {
+  const records = perImageFixture("t", "w");
   const ba = METRICS.find((m) => m.key === "butteraugli")!;
   const c = perImageComparison(records, "t", "s5", "w", ba);
   assertEquals(c.pairs.map((p) => p.image), ["i1", "i2"]);
@@ -439,6 +447,36 @@ Deno.test("aggregate: per image, the anchor's own curve is interpolated to the t
   const psnr = perImageComparison(records, "t", "s5", "w", METRICS[0]);
   assertEquals([psnr.pairs.length, psnr.better, psnr.medianRatio], [2, 0, 1]);
   assert(Number.isNaN(perImageComparison(records, "t", "s9", "w", ba).medianRatio));
+});
+
+Deno.test("report: per-image section for the highest Tessera point against each anchor", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const records = perImageFixture("tessera", "webp");
+    const stub = (name: string, points: string[]): Codec => ({
+      name,
+      points,
+      encode: () => Promise.reject(new Error("not used")),
+      decode: () => Promise.reject(new Error("not used")),
+    });
+    const files = await writeReport({
+      out: dir,
+      records,
+      codecs: [stub("tessera", ["s5"]), stub("webp", ["q0", "q1"])],
+      data: dir,
+      command: "test",
+      butteraugli: "test",
+      sheets: 0,
+    });
+    const md = await Deno.readTextFile(files.report);
+    assert(md.includes("## Per image at the highest Tessera point"), "section");
+    assert(md.includes("### tessera, point s5 (mean 0.2000 bpp)"), "the highest point");
+    // i1 and i2 compared (i3 out of range; i4, without WebP, is not in the aggregate's images).
+    assert(md.includes("| webp | 2 (1 out of range) | 1 (50%) | 1.133 | 13.000 | 12.000 |"), md);
+    assert(md.includes("Largest ratios — webp: i2 12.00 vs 9.00, i1 14.00 vs 15.00."), md);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 // ---------------------------------------------------------------- Tessera adapter
