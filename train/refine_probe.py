@@ -191,9 +191,8 @@ def main(argv=None):
     files = sorted(os.path.join(root, f) for f in os.listdir(root) if f.endswith(".jpg"))
     files = files[:a.limit] if a.limit else files
     rows = []
-    tmp = tempfile.mkdtemp()
-    ref, dist = os.path.join(tmp, "ref.ppm"), os.path.join(tmp, "dist.ppm")
-    with torch.no_grad(), open(a.out, "w") as out:
+    with torch.no_grad(), open(a.out, "w") as out, tempfile.TemporaryDirectory() as tmp:
+        ref, dist = os.path.join(tmp, "ref.ppm"), os.path.join(tmp, "dist.ppm")
         for i, f in enumerate(files):
             img = load_rgb(f)
             H, W = img.shape[:2]
