@@ -5,9 +5,10 @@ beyond stage 5 would buy, with the decoder as it is.
     /usr/bin/python3 train/refine_probe.py                  # all 200 bsds500/test images, ~15 min
     /usr/bin/python3 train/refine_probe.py --limit 40 --out /tmp/probe.jsonl
 
-1. Extra residual-VQ codebooks (`--extra` of them, 1024 codes each) by k-means on what the five
-   beam-searched stages leave of the encoder's latent on bsds500 train+val (the codec path: grid
-   fit, pre-filter), each on the residual of the ones before (cached in `--cache`).
+1. Extra residual-VQ codebooks (`--extra` of them, 1024 codes each) by k-means (`--iters` Lloyd
+   iterations from random rows) on what the five beam-searched stages leave of the encoder's latent
+   on bsds500 train+val (the codec path: grid fit, pre-filter), each on the residual of the ones
+   before (cached in `--cache`).
 2. On each test image, the positions that get them are chosen by the encoder alone:
    - `fixed e f`: the fraction f of latent positions with the largest ‖y − ŷ(5)‖² get e extra codes;
    - `water b`: b·(positions) extra codes handed out one at a time to the position whose residual
@@ -38,10 +39,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import BSDS, list_images, load_rgb  # noqa: E402
+from data import list_images, load_rgb  # noqa: E402
 from export import (DEFAULT_BEAMS, DEFAULT_PRESMOOTHING, DEFAULT_SMOOTHING, butteraugli,  # noqa: E402
                     codec_input, lanczos_resize, model_from_safetensors, write_ppm)
-from progic import beam_search, smooth_image  # noqa: E402
+from progic import beam_search, smooth_image, sq_dist  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -71,31 +72,30 @@ def five_stages(model, img):
     return x, y, model.lookup(idx[:, None], model.N)[0].permute(1, 2, 0)
 
 
-def nearest(r, cb):
-    d = (r * r).sum(1, keepdim=True) - 2 * r @ cb.T + (cb * cb).sum(1)[None]
-    return d.argmin(1)
+def nearest(r, cb, chunk=8192):
+    """Index of the nearest code for each row of r, in chunks (a [P, K] distance matrix at a time)."""
+    return torch.cat([sq_dist(r[i:i + chunk], cb).argmin(1) for i in range(0, r.shape[0], chunk)])
 
 
-def nearest_all(r, cb, chunk=8192):
-    return torch.cat([nearest(r[i:i + chunk], cb) for i in range(0, r.shape[0], chunk)])
-
-
-def kmeans(x, k, iters, seed):
+def random_kmeans(x, k, iters, seed):
+    """Lloyd iterations from k random rows, an empty cluster restarted at a random row. Not
+    `progic.kmeans`: its k-means++ seeding took ~3 minutes per codebook on the 180 000 residuals
+    here (against seconds), and the numbers in train/README.md were measured with this one."""
     g = torch.Generator().manual_seed(seed)
     c = x[torch.randperm(x.shape[0], generator=g)[:k]].clone()
     for _ in range(iters):
-        a = nearest_all(x, c)
+        a = nearest(x, c)
         s = torch.zeros_like(c).index_add_(0, a, x)
         n = torch.bincount(a, minlength=k).float()
-        refill = x[torch.randint(0, x.shape[0], (k,), generator=g)]  # empty clusters restart
+        refill = x[torch.randint(0, x.shape[0], (k,), generator=g)]
         c = torch.where((n == 0)[:, None], refill, s / n.clamp(min=1)[:, None])
     return c
 
 
 def extra_codebooks(model, a, log):
+    key = ("random_kmeans", os.path.abspath(a.weights), a.iters, a.max_train)
     if os.path.exists(a.cache):
         cached = torch.load(a.cache)
-        key = (os.path.abspath(a.weights), a.iters, a.max_train)
         if cached.get("key") == key and cached["books"].shape[0] >= a.extra:
             return cached["books"][:a.extra]
     t0 = time.time()
@@ -107,14 +107,14 @@ def extra_codebooks(model, a, log):
         r = torch.cat(res)
         books = []
         for s in range(a.extra):
-            c = kmeans(r, model.K, a.iters, seed=s)
+            c = random_kmeans(r, model.K, a.iters, seed=s)
             e0 = r.pow(2).sum(1).mean().item()
-            r = r - c[nearest_all(r, c)]
+            r = r - c[nearest(r, c)]
             log(f"extra codebook {s + 1}: mean residual energy {e0:.3f} -> {r.pow(2).sum(1).mean().item():.3f} "
                 f"({time.time() - t0:.0f} s)")
             books.append(c)
     books = torch.stack(books)
-    torch.save({"key": (os.path.abspath(a.weights), a.iters, a.max_train), "books": books}, a.cache)
+    torch.save({"key": key, "books": books}, a.cache)
     return books
 
 
@@ -187,9 +187,7 @@ def main(argv=None):
     model = model_from_safetensors(a.weights)
     model.eval()
     books = extra_codebooks(model, a, log)
-    root = os.path.join(BSDS, "test")
-    files = sorted(os.path.join(root, f) for f in os.listdir(root) if f.endswith(".jpg"))
-    files = files[:a.limit] if a.limit else files
+    files = list_images(("test",))[:a.limit or None]
     rows = []
     with torch.no_grad(), open(a.out, "w") as out, tempfile.TemporaryDirectory() as tmp:
         ref, dist = os.path.join(tmp, "ref.ppm"), os.path.join(tmp, "dist.ppm")
@@ -207,9 +205,10 @@ def main(argv=None):
             write_ppm(ref, img)
             for arm, e, frac in ARMS:
                 depth = depth_map(arm, e, frac, res)
-                z = levels[torch.arange(h * w), depth].reshape(h, w, C).permute(2, 0, 1)[None]
                 if arm == "unquantized":  # the ceiling: the encoder's latent itself, no rate counted
                     z = y.permute(2, 0, 1)[None]
+                else:
+                    z = levels[torch.arange(h * w), depth].reshape(h, w, C).permute(2, 0, 1)[None]
                 rec = smooth_image(model.decode(z, model.N, clamp=False), DEFAULT_SMOOTHING)
                 rec = rec.clamp(0, 1)[0, :, :x.shape[0], :x.shape[1]].permute(1, 2, 0)
                 q8 = lanczos_resize(torch.round(rec * 255).to(torch.uint8).numpy(), W, H)
