@@ -24,7 +24,7 @@ const USAGE = `tessera ${denoJson.version} — generative image compression on W
 
 Usage:
   tessera encode <image.png|jpg> -o <out.tsr> [--stages K | --bpp X | --max-bytes N]
-                 [--beams B] [--presmoothing S] [--pad] [--model NAME]
+                 [--beams B] [--refine R] [--presmoothing S] [--pad] [--model NAME]
                  [--background white|black|RRGGBB] [--force] [--cpu]
   tessera decode <in.tsr> -o <out.png> [--stages K] [--smoothing S] [--best-effort] [--force]
                  [--cpu]
@@ -35,6 +35,10 @@ Usage:
   --max-bytes N   fit the whole file in N bytes, downscaling when needed
   --beams B       index search width 1…8 (default 4; 1 = greedy, fastest): ~same size,
                   better quality on average at the written stages, slower encoding
+  --refine R      refinement codes after stage 5, where the latent's error is largest: "auto"
+                  (default) fills the room --bpp / --max-bytes leave, or up to stage 5's
+                  fixed-length size (0.195 bpp) without them; a number is the mean count per
+                  16×16 block (0…4 with progic-t; 0: none)
   --presmoothing S  encoder pre-filter strength 0…1 (default 0.5): a light blur before
                   encoding that lowers Butteraugli for a little PSNR; 0 turns it off
   --pad           pad every side to a multiple of 16 instead of shrinking one that is 1–4
@@ -66,6 +70,7 @@ const VALUED = new Set([
   "--bpp",
   "--max-bytes",
   "--beams",
+  "--refine",
   "--presmoothing",
   "--smoothing",
   "--model",
@@ -226,6 +231,9 @@ export async function main(
           bpp: num(a.flags, "--bpp", false),
           maxBytes: num(a.flags, "--max-bytes", true),
           beams: inRange(a.flags, "--beams", 1, VQ_MAX_BEAMS, true),
+          refine: a.flags.get("--refine") === "auto"
+            ? "auto" as const
+            : inRange(a.flags, "--refine", 0, 255, false),
           presmoothing: inRange(a.flags, "--presmoothing", 0, 1, false),
           fit: a.flags.has("--pad") ? "pad" as const : "auto" as const,
           background: colour(a.flags.get("--background")),
@@ -244,9 +252,9 @@ export async function main(
           ? `, coded at ${r.codedWidth}×${r.codedHeight}`
           : "";
         out(
-          `${a.output}: ${fmtBytes(r.bytes.length)}, ${
-            r.bpp.toFixed(4)
-          } bpp, ${r.stages} stage(s)${scaled}, ` +
+          `${a.output}: ${fmtBytes(r.bytes.length)}, ${r.bpp.toFixed(4)} bpp, ${r.stages} stage(s)${
+            r.refinementCodes ? ` + ${r.refinementCodes} refinement codes` : ""
+          }${scaled}, ` +
             `${img.width}×${img.height}, model ${r.model}, ${
               ((performance.now() - t0) / 1000).toFixed(2)
             } s`,
@@ -270,7 +278,9 @@ export async function main(
         if (r.warning) log(`warning: ${r.warning}`);
         await writeOutput(a.output, encodePng(r.image), force);
         out(
-          `${a.output}: ${r.image.width}×${r.image.height}, ${r.stages} of ${r.stagesWritten} stage(s), ` +
+          `${a.output}: ${r.image.width}×${r.image.height}, ${r.stages} of ${r.stagesWritten} stage(s)${
+            r.refinementCodes ? ` + ${r.refinementCodes} refinement codes` : ""
+          }, ` +
             `${((performance.now() - t0) / 1000).toFixed(2)} s`,
         );
         return EXIT.ok;
@@ -286,9 +296,12 @@ export async function main(
               ? `, coded at ${i.codedWidth}×${i.codedHeight}`
               : ""),
             `stages       ${i.stagesPresent} of ${i.stages} present`,
+            ...(i.refined
+              ? [`refinement   ${i.refinementPresent ? "present" : "written, missing"}`]
+              : []),
             `file         ${i.bytes} bytes, ${i.bpp.toFixed(4)} bpp`,
             `segments     ${
-              i.segmentBytes.map((n, k) => `${n} (${i.stageCoding[k]})`).join(", ")
+              i.segmentBytes.map((n, k) => `${n} (${i.stageCoding[k] ?? "refinement"})`).join(", ")
             } bytes`,
           ].join("\n"),
         );
@@ -312,6 +325,8 @@ export async function main(
         ? EXIT.unavailable
         : ["DEVICE_LIMIT"].includes(e.code)
         ? EXIT.software
+        : e.code === "INVALID_ARGUMENT" // an option the model cannot honour (e.g. --refine 9)
+        ? EXIT.usage
         : EXIT.data;
     }
     log(`tessera: internal error: ${(e as Error)?.stack ?? e}`);

@@ -139,6 +139,14 @@ export interface EncodeOptions extends AlphaOptions {
    */
   readonly beams?: number;
   /**
+   * Refinement after the last stage, when the model has refinement codebooks and all stages are
+   * written: extra codes where the latent's residual is largest. `"auto"` (default) fills what
+   * `bpp` or `maxBytes` leave, or up to the stages' fixed-length size (0.195 bpp for ProGIC's
+   * 5 × 10 bits per 16×16 block) when neither is given; a number is the mean count of codes per
+   * 16×16 block (at most the model's refinement codebooks; 0: none).
+   */
+  readonly refine?: number | "auto";
+  /**
    * Pre-filter strength 0…1 (default 0.5): a light blur of the image before the encoder that
    * lowers Butteraugli for a little PSNR. The stream and the decoder are the same either way.
    */
@@ -161,6 +169,8 @@ export interface EncodeResult {
   readonly stages: number;
   /** Bits per pixel, container overhead included. */
   readonly bpp: number;
+  /** Refinement codes written after the last stage (0: none). */
+  readonly refinementCodes: number;
   /** Size actually coded (smaller than the image when fitted to the grid or downscaled for `maxBytes`). */
   readonly codedWidth: number;
   /** See `codedWidth`. */
@@ -184,6 +194,7 @@ export async function encode(
     bpp: options.bpp,
     maxBytes: options.maxBytes,
     beams: options.beams,
+    refine: options.refine,
     presmoothing: options.presmoothing,
     fit: options.fit,
     onProgress: options.onProgress,
@@ -215,6 +226,8 @@ export interface DecodeResult {
   readonly stages: number;
   /** Stages the stream was written with. */
   readonly stagesWritten: number;
+  /** Refinement codes decoded (0: none, or fewer stages than all were decoded). */
+  readonly refinementCodes: number;
   /** Set when a truncated or damaged stream was decoded partially. */
   readonly warning?: string;
 }
@@ -257,11 +270,15 @@ export interface StreamInfo {
   readonly stages: number;
   /** Stages present and intact. */
   readonly stagesPresent: number;
+  /** Whether the encoder wrote a refinement section after the stages; see `refinementPresent`. */
+  readonly refined: boolean;
+  /** Whether that section is present and intact. */
+  readonly refinementPresent: boolean;
   /** File size and rate. */
   readonly bytes: number;
   /** Bits per pixel of the whole file. */
   readonly bpp: number;
-  /** Byte size of each intact segment. */
+  /** Byte size of each intact segment (the stages', then the refinement's). */
   readonly segmentBytes: readonly number[];
   /** How each stage the encoder wrote is coded: fixed-length fields or rANS. */
   readonly stageCoding: readonly ("fixed" | "rans")[];
@@ -284,7 +301,7 @@ export function inspect(bytes: Uint8Array): StreamInfo {
   if (!model) {
     throw new BitstreamError(`the stream needs unknown ProGIC model id ${h.model}`, "UNSUPPORTED");
   }
-  const { entropyCoded, ...coded } = readProgicParams(h);
+  const { entropyCoded, stages, refined, ...coded } = readProgicParams(h);
   return {
     codec: "progic",
     model,
@@ -292,13 +309,15 @@ export function inspect(bytes: Uint8Array): StreamInfo {
     width: h.width,
     height: h.height,
     ...coded,
-    stages: h.segmentCount,
-    stagesPresent: f.segments.length,
+    stages,
+    stagesPresent: Math.min(stages, f.segments.length),
+    refined,
+    refinementPresent: refined && f.segments.length > stages,
     bytes: bytes.length,
     bpp: (bytes.length * 8) / (h.width * h.height),
     segmentBytes: f.segments.map((s) => s.length),
     stageCoding: Array.from(
-      { length: h.segmentCount },
+      { length: stages },
       (_, i) => isRansStage(entropyCoded, i) ? "rans" : "fixed",
     ),
   };

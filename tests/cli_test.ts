@@ -2,7 +2,7 @@
 import { EXIT, main } from "../cli.ts";
 import { decodeImage, encodePng } from "../src/io/image.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { HAS_GPU } from "./harness.ts";
+import { HAS_GPU, synthetic } from "./harness.ts";
 
 const OPTS = { sanitizeOps: false, sanitizeResources: false };
 // The tiny parity model keeps these tests fast; --cpu where no adapter exists.
@@ -137,6 +137,41 @@ Deno.test({
     await run("decode", `${dir}/s.tsr`, "-o", `${dir}/s.png`, ...(HAS_GPU ? [] : ["--cpu"]));
     const img = decodeImage(await Deno.readFile(`${dir}/s.png`));
     assertEquals([img.width, img.height], [160, 96]);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "cli: the default model refines after stage 5; --refine sets or turns it off",
+  ...OPTS,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const cpu = HAS_GPU ? [] : ["--cpu"];
+    // Smooth enough that the entropy-coded stages leave room for refinement codes.
+    await Deno.writeFile(`${dir}/in.png`, encodePng(synthetic(160, 128, () => 60)));
+    const enc = (name: string, ...extra: string[]) =>
+      run("encode", `${dir}/in.png`, "-o", `${dir}/${name}`, ...extra, ...cpu);
+    const auto = await enc("auto.tsr");
+    assertEquals(auto.code, EXIT.ok, auto.err);
+    assert(/5 stage\(s\) \+ \d+ refinement codes/.test(auto.out), auto.out);
+    const info = await run("info", `${dir}/auto.tsr`);
+    assert(info.out.includes("refinement   present"), info.out);
+    assert(/\d+ \(refinement\) bytes/.test(info.out), info.out);
+    const dec = await run("decode", `${dir}/auto.tsr`, "-o", `${dir}/auto.png`, ...cpu);
+    assertEquals(dec.code, EXIT.ok, dec.err);
+    assert(/5 of 5 stage\(s\) \+ \d+ refinement codes/.test(dec.out), dec.out);
+    const off = await enc("off.tsr", "--refine", "0");
+    assertEquals(off.code, EXIT.ok, off.err);
+    assert(!off.out.includes("refinement"), off.out);
+    assert(!(await run("info", `${dir}/off.tsr`)).out.includes("refinement"));
+    // 80 latent positions, one code each.
+    const one = await enc("one.tsr", "--refine", "1");
+    assert(one.out.includes("+ 80 refinement codes"), one.out);
+    const deep = await enc("deep.tsr", "--refine", "9");
+    assertEquals(deep.code, EXIT.usage, deep.err);
+    assert(deep.err.includes("refine must be"), deep.err);
+    const word = await enc("word.tsr", "--refine", "lots");
+    assertEquals(word.code, EXIT.usage, word.err);
     await Deno.remove(dir, { recursive: true });
   },
 });

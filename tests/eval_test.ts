@@ -481,7 +481,7 @@ Deno.test("report: per-image section for the highest Tessera point against each 
 
 // ---------------------------------------------------------------- Tessera adapter
 
-Deno.test("tessera: the adapter passes stages and model, and fails clearly without mod.ts", async () => {
+Deno.test("tessera: the adapter passes stages, refinement and model, and fails clearly without mod.ts", async () => {
   const seen: unknown[] = [];
   const api: TesseraApi = {
     encode(image, opts) {
@@ -493,10 +493,17 @@ Deno.test("tessera: the adapter passes stages and model, and fails clearly witho
     },
   };
   const c = tesseraCodec(api, "progic-t");
-  assertEquals([c.name, c.points], ["tessera-progic-t", ["s1", "s2", "s3", "s4", "s5"]]);
+  assertEquals([c.name, c.points], [
+    "tessera-progic-t",
+    ["s1", "s2", "s3", "s4", "s5", "s5r"],
+  ]);
   const img = { width: 2, height: 1, data: Uint8Array.from([1, 2, 3, 4, 5, 6]) };
   assertEquals(await c.decode(await c.encode(img, "s3")), img);
-  assertEquals(seen, [{ stages: 3, model: "progic-t" }]);
+  await c.encode(img, "s5r");
+  assertEquals(seen, [
+    { stages: 3, refine: 0, model: "progic-t" },
+    { stages: 5, refine: "auto", model: "progic-t" },
+  ]);
   await assertRejects(() => c.encode(img, "s9"), Error, "unknown Tessera point");
   await assertRejects(
     () => loadTessera(undefined, new URL("./data/no_such_module.ts", import.meta.url).href),
@@ -510,7 +517,7 @@ Deno.test("tessera: the adapter passes stages and model, and fails clearly witho
   );
   // The real entry either loads or is reported as unavailable; nothing else.
   try {
-    assertEquals((await loadTessera()).points.length, 5);
+    assertEquals((await loadTessera()).points.length, 6);
   } catch (e) {
     assert(e instanceof TesseraUnavailableError, String(e));
   }

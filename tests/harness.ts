@@ -147,3 +147,24 @@ export async function checkCase<A>(ctx: GpuContext, c: OpCase<A>, seed: number):
   const got = await runOp(ctx, c.op, c.attrs, inputs);
   want.forEach((w, i) => compare(got[i], w, c.tol, `${c.name} output ${i}`));
 }
+
+/**
+ * A smooth synthetic RGB image (sine and cosine ramps in red and green); `blue` gives the third
+ * channel, by default a fine multiplicative texture.
+ */
+export function synthetic(
+  width: number,
+  height: number,
+  blue: (x: number, y: number) => number = (x, y) => (x * y) % 256,
+): { width: number; height: number; data: Uint8Array } {
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 3;
+      data[o] = 128 + 100 * Math.sin(x / 17);
+      data[o + 1] = 128 + 100 * Math.cos(y / 11);
+      data[o + 2] = blue(x, y);
+    }
+  }
+  return { width, height, data };
+}

@@ -288,7 +288,12 @@ Deno.test("progic entropy: crafted parameter blocks and stage payloads give type
   assertThrows(() => inspect(make([2, 64, 48, 0b101], segs)), BitstreamError, "past the 2");
   assertEquals(inspect(make([2, 64, 48, 0b01], segs)).stageCoding, ["rans", "fixed"]);
   assertThrows(() => read(make([2, 64, 48, 1, 0], segs)), BitstreamError, "unexpected");
-  assertThrows(() => read(make([3, 64, 48, 1], segs)), BitstreamError, "version 3");
+  assertThrows(() => read(make([4, 64, 48, 1], segs)), BitstreamError, "version 4");
+  // Version 3's refinement flag: 0 or 1, and a refinement only after all N stages.
+  assertEquals(read(make([3, 64, 48, 0b01, 0], segs)).indices.length, 2);
+  assertThrows(() => read(make([3, 64, 48, 0b01, 2], segs)), BitstreamError, "flag 2");
+  assertThrows(() => read(make([3, 64, 48, 0b01, 1], segs)), BitstreamError, "all 5");
+  assertEquals(inspect(make([3, 64, 48, 0b01, 1], segs)).stages, 1);
   // Checksummed but wrong rANS payloads: cut short, extended, random.
   const rand = rng(11);
   const rans = segs[0];
@@ -341,7 +346,8 @@ Deno.test({
   async fn() {
     const c = await ProgicCodec.create(weights, cpuBackend());
     const img = photoLike(96, 64);
-    const full = await c.encode(img);
+    // No refinement: it would fill the room entropy coding leaves (progic_refine_test.ts).
+    const full = await c.encode(img, { refine: 0 });
     // Same indices as a fixed-length stream, so the same pixels.
     const noTables = await ProgicCodec.create({ ...weights, entropy: undefined }, cpuBackend());
     const plain = await noTables.encode(img);

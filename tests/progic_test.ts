@@ -18,7 +18,7 @@ import {
 import { decoderGraph, encoderGraph, encoderIndices } from "../src/models/progic/network.ts";
 import { loadProgicWeights, type ProgicWeights } from "../src/models/progic/weights.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
-import { compare, gpu, GPU_TEST } from "./harness.ts";
+import { compare, gpu, GPU_TEST, synthetic } from "./harness.ts";
 
 const root = new URL("../", import.meta.url);
 /** A model's shipped weights and the golden vectors its PyTorch twin wrote for them. */
@@ -330,16 +330,3 @@ Deno.test({
     assert(maxd <= 1, `tiled decode differs by ${maxd} levels`);
   },
 });
-
-function synthetic(width: number, height: number): RgbImage {
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const o = (y * width + x) * 3;
-      data[o] = 128 + 100 * Math.sin(x / 17);
-      data[o + 1] = 128 + 100 * Math.cos(y / 11);
-      data[o + 2] = (x * y) % 256;
-    }
-  }
-  return { width, height, data };
-}

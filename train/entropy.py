@@ -36,7 +36,6 @@ the golden vectors for the new file. The tables are always measured with the cod
 unless told otherwise.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -47,7 +46,6 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import st_io  # noqa: E402
 from data import list_images, load_rgb  # noqa: E402
 
 PROB_SCALE = 1 << 16
@@ -244,28 +242,15 @@ def main(argv=None):
     p.add_argument("--clusters", type=int, default=CLUSTERS,
                    help="context groups per stage, by k-means cluster of the context code (0: none)")
     a = p.parse_args(argv)
-    from export import model_from_safetensors, weights_file_record, write_manifest
+    from export import add_to_weights_file, model_from_safetensors
     torch.set_num_threads(2)
     model = model_from_safetensors(a.weights)
     files = list_images()
     if a.limit:
         files = files[:a.limit]
     tens, summary = measure_tables(model, files, a.clusters)
-    stored, meta = st_io.load(a.weights)
-    stored.update(tens)
-    st_io.save(a.weights, stored, metadata=meta)
+    add_to_weights_file(a.weights, tens, STORAGE_NOTE, "entropy", summary, drop_note=OLD_STORAGE_NOTE)
     print(f"wrote {a.weights}: bits per code by stage {summary['train_bits_per_code']}")
-    mpath = os.path.splitext(a.weights)[0] + ".json"
-    if os.path.exists(mpath):
-        with open(mpath) as f:
-            manifest = json.load(f)
-        manifest["weights"].update(weights_file_record(a.weights, stored))
-        storage = manifest["weights"].get("storage", "").replace(OLD_STORAGE_NOTE, "")
-        if STORAGE_NOTE not in storage:
-            storage += STORAGE_NOTE
-        manifest["weights"]["storage"] = storage
-        manifest["entropy"] = summary
-        write_manifest(mpath, manifest)
     return 0
 
 

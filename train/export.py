@@ -21,6 +21,7 @@ import argparse
 import datetime
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -41,7 +42,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
 from losses import ms_ssim  # noqa: E402
-from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, beam_search, param_names  # noqa: E402
+from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, beam_search, param_names, smooth_image  # noqa: E402
+from refine import BOOKS as REFINE_BOOKS, REFINE_TENSOR, STORAGE_NOTE as REFINE_STORAGE_NOTE, auto_count, build as build_refine, depths, fill_order, refine_chain, refined_latent, section_bits  # noqa: E402
 from entropy import STORAGE_NOTE as ENTROPY_STORAGE_NOTE, TENSORS as ENTROPY_TENSORS, measure_tables, stage_bits, tables_of  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -111,6 +113,26 @@ def weights_file_record(path, tensors):
     return {"sha256": sha256(path), "bytes": os.path.getsize(path), "tensors_by_dtype": dtypes}
 
 
+def add_to_weights_file(path, tensors, storage_note, manifest_key, record, drop_note=""):
+    """Adds (or replaces) `tensors` in an exported weights file in place and, when its manifest is
+    beside it, updates the sha256 and size there, appends `storage_note` to its storage line
+    (removing `drop_note`) and stores `record` under `manifest_key`."""
+    stored, meta = st_io.load(path)
+    stored.update(tensors)
+    st_io.save(path, stored, metadata=meta)
+    mpath = os.path.splitext(path)[0] + ".json"
+    if not os.path.exists(mpath):
+        return
+    with open(mpath) as f:
+        manifest = json.load(f)
+    manifest["weights"].update(weights_file_record(path, stored))
+    storage = manifest["weights"].get("storage", "")
+    storage = storage.replace(drop_note, "") if drop_note else storage
+    manifest["weights"]["storage"] = storage if storage_note in storage else storage + storage_note
+    manifest[manifest_key] = record
+    write_manifest(mpath, manifest)
+
+
 def model_from_safetensors(path, config=None, device="cpu"):
     """Build a ProGIC from an exported file (weights widened to F32 exactly as stored)."""
     tens, meta = st_io.load(path)
@@ -118,8 +140,11 @@ def model_from_safetensors(path, config=None, device="cpu"):
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path}: format {meta.get('format')!r} != {FORMAT}")
     model = ProGIC(config)
-    sd = {k: torch.from_numpy(v.astype(np.float32)) for k, v in tens.items() if k not in ENTROPY_TENSORS}
+    sd = {k: torch.from_numpy(v.astype(np.float32)) for k, v in tens.items()
+          if k not in ENTROPY_TENSORS and k != REFINE_TENSOR}
     model.entropy = tables_of(tens)  # the index coder's tables ride in the same file
+    # The refinement codebooks (refine.py), widened exactly as the codec reads them; None: none.
+    model.refine = torch.from_numpy(tens[REFINE_TENSOR].astype(np.float32)) if REFINE_TENSOR in tens else None
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if unexpected or set(missing) - set(TRAIN_ONLY_BUFFERS):
         raise ValueError(f"{path}: missing {missing} unexpected {unexpected}")
@@ -155,14 +180,17 @@ def butteraugli(ref_ppm, dist_ppm):
 
 @torch.no_grad()
 def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=1, smoothing=0.0,
-             presmoothing=0.0, fit="pad"):
+             presmoothing=0.0, fit="pad", refine=False):
     """-> list of per-stage dicts {stage, bpp, psnr, ms_ssim[, butteraugli, butteraugli3]} averaged
     over files. Butteraugli is measured when libjxl's butteraugli_main is on PATH (or when asked).
     beams > 1: each stage count s is encoded as the codec encodes `--stages s`, by a beam search
     over the first s codebooks; beams = 1: greedy, one search serves every prefix. smoothing: the
     decoder's post-filter strength (0: the network's output). presmoothing: the encoder's
     pre-filter strength. fit "auto": sides fitted to the latent grid (`fit_to_grid`, Lanczos
-    there and back) as the codec does by default; "pad": padded and cropped."""
+    there and back) as the codec does by default; "pad": padded and cropped. refine (with
+    refinement books in the model and a beam search): one more entry, stage N with the codec's
+    default refinement (`"refined": true`): the codes of `refine.fill_order` that fit, by their
+    ideal size, in what the N entropy-coded stages leave of their fixed-length size."""
     N = model.N
     stages = stages or list(range(1, N + 1))
     if with_butteraugli is None:
@@ -170,7 +198,8 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
     if with_butteraugli and BUTTERAUGLI is None:
         raise SystemExit("butteraugli_main not found (Debian package libjxl-devtools)")
     keys = ("bpp", "psnr", "ms_ssim") + (("butteraugli", "butteraugli3") if with_butteraugli else ())
-    acc = {s: dict.fromkeys(keys, 0.0) for s in stages}
+    refined = refine and beams > 1 and getattr(model, "refine", None) is not None and N in stages
+    acc = {s: dict.fromkeys(keys, 0.0) for s in stages + (["r"] if refined else [])}
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         ref, dist = os.path.join(tmp, "ref.ppm"), os.path.join(tmp, "dist.ppm")
@@ -186,17 +215,22 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
             xt = torch.from_numpy(img.copy()).permute(2, 0, 1)[None].double() / 255.0
             if with_butteraugli:
                 write_ppm(ref, img)
-            for s in stages:
-                if beams > 1:
+            for s in stages + (["r"] if refined else []):
+                if s == "r":  # stage N's indices are still in idx
+                    yhat = model.lookup(idx[:, None], N)[0].permute(1, 2, 0)
+                    rec, bits = refined_decode(model, y, yhat, idx, ch, cw, smoothing)
+                elif beams > 1:
                     idx = beam_search(y, model.rvq.codebooks, beams, stages=s)
-                rec = model.decompress(idx, s, ch, cw, smoothing=smoothing)
+                if s != "r":
+                    rec = model.decompress(idx, s, ch, cw, smoothing=smoothing)
+                    bits = sum(stage_bits(idx, getattr(model, "entropy", None), k, model.K) for k in range(s))
                 q8 = torch.round(rec * 255.0).clamp(0, 255).to(torch.uint8).numpy()
                 q8 = torch.from_numpy(lanczos_resize(q8, W, H).copy())
                 rt = (q8.double() / 255.0).permute(2, 0, 1)[None]
                 mse = ((rt - xt) ** 2).mean().item()
                 acc[s]["psnr"] += 10 * np.log10(1.0 / max(mse, 1e-12))
                 acc[s]["ms_ssim"] += ms_ssim(rt, xt, scales=5, floor=0.0).item()
-                acc[s]["bpp"] += sum(stage_bits(idx, getattr(model, "entropy", None), k, model.K) for k in range(s)) / (H * W)
+                acc[s]["bpp"] += bits / (H * W)
                 if with_butteraugli:
                     write_ppm(dist, q8.numpy())
                     bmax, b3 = butteraugli(ref, dist)
@@ -206,7 +240,29 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
                 log(f"  eval {i + 1}/{len(files)} ({time.time() - t0:.0f}s)")
     n = len(files)
     digits = {"bpp": 6, "psnr": 4, "ms_ssim": 6, "butteraugli": 4, "butteraugli3": 4}
-    return [{"stage": s, **{k: round(acc[s][k] / n, digits[k]) for k in keys}} for s in stages]
+    return [{"stage": s, **{k: round(acc[s][k] / n, digits[k]) for k in keys}} for s in stages] + (
+        [{"stage": N, "refined": True, **{k: round(acc["r"][k] / n, digits[k]) for k in keys}}] if refined else [])
+
+
+def refined_decode(model, y, yhat, idx, ch, cw, smoothing):
+    """-> (stage N plus the default refinement decoded [ch, cw, 3], its bits: the stages' and the
+    section's). The room is the fixed-length size of N stages less the stages' coded size."""
+    h, w, C = y.shape
+    P = h * w
+    stage_total = sum(stage_bits(idx, getattr(model, "entropy", None), k, model.K) for k in range(model.N))
+    room = model.N * 8 * math.ceil(P * math.log2(model.K) / 8) - stage_total
+    codes, energy = refine_chain((y - yhat).reshape(-1, C), model.refine)
+    order = fill_order(energy.numpy())
+    m = auto_count(order, P, model.K, room)
+    if m == 0:
+        return model.decompress(idx, model.N, ch, cw, smoothing=smoothing), stage_total
+    depth = depths(order, P, m)
+    z = refined_latent(yhat.reshape(-1, C), model.refine, codes, depth).reshape(h, w, C).permute(2, 0, 1)[None]
+    x = model.decode(z, model.N, clamp=False)
+    if smoothing > 0:
+        x = smooth_image(x, smoothing)
+    rec = x.clamp(0.0, 1.0)[0, :, :ch, :cw].permute(1, 2, 0)
+    return rec, stage_total + math.ceil(section_bits(depth, model.K) / 8) * 8
 
 
 def load_checkpoint(config, path=None):
@@ -234,7 +290,8 @@ def measure(wpath, a, model=None, manifest=None):
         files = files[:a.limit]
     t0 = time.time()
     em = model_from_safetensors(wpath, a.config)
-    q = evaluate(em, files, beams=a.beams, smoothing=a.smoothing, presmoothing=a.presmoothing, fit=a.fit)
+    q = evaluate(em, files, beams=a.beams, smoothing=a.smoothing, presmoothing=a.presmoothing, fit=a.fit,
+                 refine=True)
     quality = {
         "dataset": f"bsds500/test ({len(files)} of 200 images{'' if not a.limit else ', --limit'})",
         "images": len(files),
@@ -254,14 +311,17 @@ def measure(wpath, a, model=None, manifest=None):
                      if getattr(em, "entropy", None) is not None else
                      "bpp = 10*s*ceil(coded H/16)*ceil(coded W/16)/(H*W)")
                   + ("; Butteraugli: libjxl butteraugli_main --pnorm 3 on PPM (80 nits), max-norm and 3-norm"
-                     if BUTTERAUGLI else ""),
+                     if BUTTERAUGLI else "")
+                  + ("; the entry with \"refined\": stage N plus the codec's default refinement (the codes of "
+                     "refine.fill_order whose section, by its ideal size, fits in what the stages leave of their "
+                     "fixed-length size; its bits added)" if getattr(em, "refine", None) is not None else ""),
         "stages": q,
     }
     print(f"evaluated {len(files)} images in {time.time() - t0:.0f}s", flush=True)
     for r in q:
         ba = (f" butteraugli {r['butteraugli']:.3f} 3-norm {r['butteraugli3']:.3f}"
               if "butteraugli" in r else "")
-        print(f"  stage {r['stage']}: bpp {r['bpp']:.4f} psnr {r['psnr']:.3f} ms-ssim {r['ms_ssim']:.5f}{ba}")
+        print(f"  stage {r['stage']}{' + refinement' if r.get('refined') else ''}: bpp {r['bpp']:.4f} psnr {r['psnr']:.3f} ms-ssim {r['ms_ssim']:.5f}{ba}")
     if a.compare_f32 and model is not None:
         model.entropy = em.entropy  # the same tables, so both blocks report the same kind of bpp
         q32 = evaluate(model.float().eval(), files, beams=a.beams, smoothing=a.smoothing,
@@ -314,6 +374,8 @@ def main(argv=None):
                     help="do not rewrite tests/golden/<config>.safetensors from the new weights")
     ap.add_argument("--no-entropy", action="store_true",
                     help="ship no index entropy tables (the codec then writes fixed 10-bit fields)")
+    ap.add_argument("--refine-books", type=int, default=REFINE_BOOKS,
+                    help="refinement codebooks (refine.py) to build and ship (0: none)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--beams", type=int, default=DEFAULT_BEAMS,
                     help="residual-VQ search width of the evaluation (the TypeScript encoder's default)")
@@ -341,6 +403,11 @@ def main(argv=None):
         ent, entropy = measure_tables(model_from_safetensors(wpath, a.config), list_images())
         tensors.update(ent)
         write_weights(wpath, a.config, tensors)
+    refine = None
+    if a.refine_books:  # k-means on what the stored weights' five stages leave (refine.py)
+        tensors[REFINE_TENSOR], refine = build_refine(model_from_safetensors(wpath, a.config), list_images(),
+                                                      a.refine_books)
+        write_weights(wpath, a.config, tensors)
     record = weights_file_record(wpath, tensors)
     print(f"wrote {wpath} ({record['bytes']} bytes, sha256 {record['sha256'][:16]}…, "
           f"{record['tensors_by_dtype']})", flush=True)
@@ -354,7 +421,8 @@ def main(argv=None):
                     "storage": ("F16 conv weights/biases; F32 rvq.codebooks and modulation"
                                 if a.dtype == "f16" and not a.all_f16 else
                                 ("all F16" if a.dtype == "f16" else "all F32"))
-                               + (ENTROPY_STORAGE_NOTE if entropy else ""),
+                               + (ENTROPY_STORAGE_NOTE if entropy else "")
+                               + (REFINE_STORAGE_NOTE if refine else ""),
                     "tensors_by_dtype": record["tensors_by_dtype"]},
         "training": {
             "checkpoint": os.path.relpath(ck_path, ROOT),
@@ -377,6 +445,7 @@ def main(argv=None):
             **({"soup": ck["soup"]} if ck.get("soup") else {}),
         },
         **({"entropy": entropy} if entropy else {}),
+        **({"refine": refine} if refine else {}),
         "exported": datetime.datetime.utcnow().replace(microsecond=0).isoformat() + "Z",
         "export_host": {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                         "torch": torch.__version__},

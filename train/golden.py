@@ -16,7 +16,11 @@ Contents: input [H, W, 3] f32 in [0, 1] (a 70x50 crop of a BSDS500 test image: n
 beam_indices [N, h, w] i32 (the beam search of the default encoder, DEFAULT_BEAMS wide, distances in
 F64), smoothed [H, W, 3] f32 (stage N through the decoder's default post-filter, DEFAULT_SMOOTHING),
 pre_latent [h, w, C2] f32 (the encoder output of the padded input after the encoder's default
-pre-filter, DEFAULT_PRESMOOTHING).
+pre-filter, DEFAULT_PRESMOOTHING). With refinement codebooks in the file (refine.py):
+refine_codes [E, h, w] i32 (each position's chain of nearest refinement codes from y − ŷ(N) of
+beam_indices, distances in F64), refine_energy [E + 1, h, w] f32 (‖r‖² before and after each),
+refine_order [E·h·w] i32 (`fill_order` of refine_energy as stored), refine_recon [H, W, 3] f32
+(stage N plus the first h·w codes of that order, `refine_budget` in the metadata, no post-filter).
 """
 
 import argparse
@@ -36,6 +40,7 @@ from data import BSDS, list_images, load_rgb  # noqa: E402
 from entropy import code_bits  # noqa: E402
 from export import DEFAULT_BEAMS, DEFAULT_PRESMOOTHING, DEFAULT_SMOOTHING, FORMAT, export_tensors, model_from_safetensors, sha256, write_weights  # noqa: E402
 from progic import CONFIGS, ProGIC, beam_search, exact_search  # noqa: E402
+from refine import depths, fill_order, refine_chain, refined_latent  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -123,6 +128,21 @@ def main(argv=None):
         "smoothed": smoothed.numpy().astype(np.float32),
         "pre_latent": pre_latent.numpy().astype(np.float32),
     }
+    if model.refine is not None:
+        h, w, C = y.shape
+        yhat = model.lookup(beam[:, None], model.N)[0].permute(1, 2, 0).reshape(-1, C)
+        with torch.no_grad():
+            codes, energy = refine_chain(y.reshape(-1, C) - yhat, model.refine, exact=True)
+        energy32 = energy.float()
+        order = fill_order(energy32.double())  # from the stored values, so a reader can redo it
+        budget = h * w
+        z = refined_latent(yhat, model.refine, codes, depths(order, h * w, budget))
+        with torch.no_grad():
+            rec = model.decode(z.reshape(1, h, w, C).permute(0, 3, 1, 2), model.N, clamp=True)
+        tens["refine_codes"] = codes.reshape(-1, h, w).numpy().astype(np.int32)
+        tens["refine_energy"] = energy32.reshape(-1, h, w).numpy()
+        tens["refine_order"] = order.astype(np.int32)
+        tens["refine_recon"] = rec[0, :, :H, :W].permute(1, 2, 0).numpy().astype(np.float32)
     if model.entropy is not None:  # ideal rANS lengths under the file's tables
         tens["entropy_bits"] = np.array([code_bits(beam.numpy(), model.entropy, s)
                                          for s in range(model.N)], np.float32)
@@ -146,6 +166,8 @@ def main(argv=None):
             "search": "f32 residuals, f64 exact distances, lowest index wins ties",
             "beams": str(DEFAULT_BEAMS), "smoothing": str(DEFAULT_SMOOTHING),
             "presmoothing": str(DEFAULT_PRESMOOTHING)}
+    if model.refine is not None:
+        meta["refine_budget"] = str(tens["refine_order"].shape[0] // model.refine.shape[0])
     os.makedirs(os.path.dirname(out), exist_ok=True)
     st_io.save(out, tens, metadata=meta)
     psnr = [float(-10 * torch.log10(((r - x) ** 2).mean())) for r in recon]

@@ -40,9 +40,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import list_images, load_rgb  # noqa: E402
-from export import (DEFAULT_BEAMS, DEFAULT_PRESMOOTHING, DEFAULT_SMOOTHING, butteraugli,  # noqa: E402
-                    codec_input, lanczos_resize, model_from_safetensors, write_ppm)
-from progic import beam_search, smooth_image, sq_dist  # noqa: E402
+from export import DEFAULT_SMOOTHING, butteraugli, lanczos_resize, model_from_safetensors, write_ppm  # noqa: E402
+from progic import smooth_image  # noqa: E402
+from refine import five_stages, nearest, random_kmeans  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -62,34 +62,6 @@ def parse(argv):
     ap.add_argument("--against", default=os.path.join(ROOT, "bench", "eval", "results", "progic-t", "results.jsonl"))
     ap.add_argument("--threads", type=int, default=2)
     return ap.parse_args(argv)
-
-
-def five_stages(model, img):
-    """-> (coded-size input [h, w, 3], latent y [h', w', C], ŷ(5) [h', w', C]) as the codec codes."""
-    x = codec_input(img, "auto")
-    y = model.latent(x, DEFAULT_PRESMOOTHING)
-    idx = beam_search(y, model.rvq.codebooks, DEFAULT_BEAMS, stages=model.N)
-    return x, y, model.lookup(idx[:, None], model.N)[0].permute(1, 2, 0)
-
-
-def nearest(r, cb, chunk=8192):
-    """Index of the nearest code for each row of r, in chunks (a [P, K] distance matrix at a time)."""
-    return torch.cat([sq_dist(r[i:i + chunk], cb).argmin(1) for i in range(0, r.shape[0], chunk)])
-
-
-def random_kmeans(x, k, iters, seed):
-    """Lloyd iterations from k random rows, an empty cluster restarted at a random row. Not
-    `progic.kmeans`: its k-means++ seeding took ~3 minutes per codebook on the 180 000 residuals
-    here (against seconds), and the numbers in train/README.md were measured with this one."""
-    g = torch.Generator().manual_seed(seed)
-    c = x[torch.randperm(x.shape[0], generator=g)[:k]].clone()
-    for _ in range(iters):
-        a = nearest(x, c)
-        s = torch.zeros_like(c).index_add_(0, a, x)
-        n = torch.bincount(a, minlength=k).float()
-        refill = x[torch.randint(0, x.shape[0], (k,), generator=g)]
-        c = torch.where((n == 0)[:, None], refill, s / n.clamp(min=1)[:, None])
-    return c
 
 
 def extra_codebooks(model, a, log):

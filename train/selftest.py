@@ -481,6 +481,29 @@ def main():
         assert all(back[k].dtype == np.uint16 for k in entropy.TENSORS)
         assert all((x == y).all() for x, y in zip(entropy.tables_of(back), tables))
         ok("entropy: tables valid, code_bits = a position-by-position walk of the coder's contexts, U16 round trip")
+
+        # -- refinement: the fill order by hand (the TypeScript test has the same case), and the
+        # chain's codes and energies against a brute-force walk
+        import refine
+        e = np.array([[4, 9, 4], [1, 2, 3.9], [0, 1, 0]], np.float64)
+        assert refine.fill_order(e).tolist() == [1, 0, 2, 2, 1, 0]
+        assert refine.depths(refine.fill_order(e), 3, 4).tolist() == [1, 1, 2]
+        books = torch.randn(3, 16, 8, generator=g)
+        r0 = torch.randn(10, 8, generator=g)
+        codes, energy = refine.refine_chain(r0, books, exact=True)
+        fast, _ = refine.refine_chain(r0, books)
+        assert torch.equal(codes, fast)
+        r = r0.clone()
+        for i, b in enumerate(books):
+            want = ((r[:, None] - b[None]) ** 2).sum(-1).argmin(1)
+            assert torch.equal(codes[i], want)
+            assert torch.allclose(energy[i], r.double().pow(2).sum(1))
+            r = r - b[want]
+        depth = np.array([0, 1, 2, 3, 0, 1, 2, 3, 0, 1])
+        z = refine.refined_latent(torch.zeros(10, 8), books, codes, depth)
+        for p in range(10):
+            assert torch.allclose(z[p], sum((books[i][codes[i, p]] for i in range(depth[p])), torch.zeros(8)))
+        ok("refine: fill order by hand, greedy chain and energies, refined latent by depth")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"selftest passed in {time.time() - T0:.1f}s")

@@ -285,13 +285,16 @@ async function progressive(bytes: Uint8Array, m: Model): Promise<void> {
     const t = performance.now() - t0;
     times.push(ms(t));
     header += info.segmentBytes[k - 1];
+    // Decoding all stages includes the refinement codes that follow them.
+    const refined = d.refinementCodes > 0;
+    if (refined) header += info.segmentBytes[k];
     const li = document.createElement("li");
     const canvas = document.createElement("canvas");
     draw(canvas, d.image);
     const cap = document.createElement("span");
-    cap.textContent = `${k} stage${k > 1 ? "s" : ""}: ${size(header)}, ${
-      (header * 8 / (info.width * info.height)).toFixed(3)
-    } bpp, ${ms(t)}`;
+    cap.textContent = `${k} stage${k > 1 ? "s" : ""}${refined ? " + refinement" : ""}: ${
+      size(header)
+    }, ${(header * 8 / (info.width * info.height)).toFixed(3)} bpp, ${ms(t)}`;
     li.append(canvas, cap);
     list.append(li);
     last = d.image;

@@ -1,6 +1,8 @@
 /**
  * The Tessera codec for the harness: ProGIC through the library's public `encode`/`decode`
- * (from `mod.ts`), one operating point per progressive stage count (`s1` … `s5`).
+ * (from `mod.ts`), one operating point per progressive stage count (`s1` … `s5`, no refinement),
+ * and `s5r`: all stages plus the library's default refinement (as much as fits within the
+ * stages' fixed-length size), what `mod.ts encode` writes by default.
  *
  * The library entry is imported at run time, so the harness still runs (and skips Tessera
  * with a clear message) while `mod.ts` does not yet export the codec API. Expected API:
@@ -17,6 +19,8 @@ export interface TesseraEncodeOptions {
   stages?: number;
   /** Model name (default: the library's default model). */
   model?: string;
+  /** Refinement codes after the last stage: 0 none, "auto" the library's default. */
+  refine?: number | "auto";
 }
 
 /** The part of the library API the adapter needs. */
@@ -45,24 +49,36 @@ export function stagePoint(stages: number): string {
   return `s${stages}`;
 }
 
+/** The point of all stages with the default refinement. */
+export const REFINED_POINT = `s${TESSERA_STAGES}r`;
+
 /**
  * Wraps a library API as a harness codec (exported for tests with a stand-in API).
  * `defaultModel` only names the model in the report when `model` is not given.
  */
 export function tesseraCodec(api: TesseraApi, model?: string, defaultModel?: string): Codec {
-  const points = Array.from({ length: TESSERA_STAGES }, (_, i) => stagePoint(i + 1));
+  const points = [
+    ...Array.from({ length: TESSERA_STAGES }, (_, i) => stagePoint(i + 1)),
+    REFINED_POINT,
+  ];
   return {
     name: model ? `tessera-${model}` : "tessera",
     points,
     settings: `Tessera ProGIC, model ${model ?? defaultModel ?? "(library default)"}, ` +
-      `stages 1–${TESSERA_STAGES}, library defaults (grid fit, encoder pre-filter, beam search aimed ` +
-      "at each point's stage count, decoder post-filter)",
+      `stages 1–${TESSERA_STAGES} without refinement and ${REFINED_POINT} (${TESSERA_STAGES} stages ` +
+      "with the default refinement), library defaults (grid fit, encoder pre-filter, beam search " +
+      "aimed at each point's stage count, decoder post-filter)",
     async encode(rgb: RgbImage, point: string): Promise<Uint8Array> {
-      const stages = Number(point.slice(1));
       if (!points.includes(point)) throw new Error(`unknown Tessera point "${point}"`);
+      const refined = point === REFINED_POINT;
+      const opts: TesseraEncodeOptions = {
+        stages: refined ? TESSERA_STAGES : Number(point.slice(1)),
+        refine: refined ? "auto" : 0,
+        ...(model ? { model } : {}),
+      };
       const r = await api.encode(
         { width: rgb.width, height: rgb.height, data: rgb.data, channels: 3 },
-        model ? { stages, model } : { stages },
+        opts,
       );
       return r.bytes;
     },

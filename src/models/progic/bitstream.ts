@@ -10,7 +10,10 @@
  * actually coded (varints) — smaller than the header's display size when the encoder fitted the
  * image to the latent grid or downscaled it to meet a byte budget; the decoder resizes back.
  * Version 2 (written when the model has an entropy model) adds a u8 whose bit s marks stage
- * s + 1 as rANS-coded; version 1 streams are all fixed-length.
+ * s + 1 as rANS-coded; version 1 streams are all fixed-length. Version 3 (written when the stream
+ * has a refinement section, refine.ts) adds a u8 after the mask: 1 when the last segment is the
+ * refinement of the N stages before it, which a reader without it can drop (a stream cut inside
+ * it decodes the N stages).
  * @module
  */
 import { BitReader, BitWriter } from "../../coding/bits.ts";
@@ -24,6 +27,7 @@ import {
 import { BitstreamError, InvalidArgumentError } from "../../errors.ts";
 import { LATENT_STRIDE } from "./config.ts";
 import { decodeStageIndices, encodeStageIndices, type IndexEntropyModel } from "./entropy.ts";
+import { decodeRefinement, encodeRefinement, type Refinement } from "./refine.ts";
 
 /** Model ids of the ProGIC family in the container header. */
 export const PROGIC_MODEL_IDS: Readonly<Record<string, number>> = {
@@ -38,9 +42,13 @@ export function progicModelName(id: number): string | undefined {
   return Object.entries(PROGIC_MODEL_IDS).find(([, v]) => v === id)?.[0];
 }
 
-/** Parameter versions: 1 fixed-length stages only; 2 adds the mask of rANS-coded stages. */
+/**
+ * Parameter versions: 1 fixed-length stages only; 2 adds the mask of rANS-coded stages; 3 adds
+ * the refinement flag.
+ */
 const PARAMS_FIXED = 1;
 const PARAMS_CODED = 2;
+const PARAMS_REFINED = 3;
 
 /** What a ProGIC stream describes. */
 export interface ProgicStream {
@@ -54,6 +62,8 @@ export interface ProgicStream {
   readonly indices: Int32Array[];
   /** Stages the encoder wrote (more than `indices.length` when the stream was truncated). */
   readonly stagesWritten: number;
+  /** Refinement codes after the last stage (only with all of the model's stages). */
+  readonly refinement?: Refinement;
 }
 
 /** Latent grid of a coded size. */
@@ -74,6 +84,8 @@ export interface ProgicStreamModel {
   readonly codes: number;
   /** The index entropy model; absent: fixed-length stages, parameters version 1. */
   readonly entropy?: IndexEntropyModel;
+  /** Refinement codebooks the model has (0 or absent: none). */
+  readonly refineBooks?: number;
 }
 
 /** A caller-built model must have tables for every stage it codes. */
@@ -109,9 +121,12 @@ export function writeProgic(
     mask |= 1 << i;
     return coded;
   });
-  const pw = new ByteWriter(8).u8(model.entropy ? PARAMS_CODED : PARAMS_FIXED)
-    .varint(s.codedWidth).varint(s.codedHeight);
-  if (model.entropy) pw.u8(mask);
+  const refined = s.refinement !== undefined;
+  if (refined) segments.push(encodeRefinement(s.refinement!, bits));
+  const version = refined ? PARAMS_REFINED : model.entropy ? PARAMS_CODED : PARAMS_FIXED;
+  const pw = new ByteWriter(8).u8(version).varint(s.codedWidth).varint(s.codedHeight);
+  if (version >= PARAMS_CODED) pw.u8(mask);
+  if (refined) pw.u8(1);
   const params = pw.finish();
   return writeContainer({
     codec: CodecId.progic,
@@ -129,17 +144,29 @@ export function isRansStage(mask: number, i: number): boolean {
   return i < 8 && ((mask >> i) & 1) === 1;
 }
 
+/** What a ProGIC header's codec parameters say. */
+export interface ProgicParams {
+  readonly codedWidth: number;
+  readonly codedHeight: number;
+  /** Mask of rANS-coded stages (bit s: stage s + 1). */
+  readonly entropyCoded: number;
+  /** Stages written (the segments but the refinement). */
+  readonly stages: number;
+  /** Whether the last segment is a refinement section. */
+  readonly refined: boolean;
+}
+
 /**
- * The coded size and the mask of rANS-coded stages (bit s: stage s + 1) from a ProGIC header's
- * codec parameters.
+ * The coded size, the mask of rANS-coded stages and the stage count from a ProGIC header's codec
+ * parameters.
  * @throws {BitstreamError} on a malformed or unsupported parameter block
  */
 export function readProgicParams(
   h: { params: Uint8Array; width: number; height: number; segmentCount: number },
-): { codedWidth: number; codedHeight: number; entropyCoded: number } {
+): ProgicParams {
   const pr = new ByteReader(h.params, "ProGIC parameters");
   const version = pr.u8("version");
-  if (version !== PARAMS_FIXED && version !== PARAMS_CODED) {
+  if (version !== PARAMS_FIXED && version !== PARAMS_CODED && version !== PARAMS_REFINED) {
     throw new BitstreamError(
       `ProGIC parameters version ${version} is not supported`,
       "UNSUPPORTED",
@@ -150,16 +177,23 @@ export function readProgicParams(
   if (codedWidth < 1 || codedHeight < 1) {
     throw new BitstreamError(`ProGIC coded size ${codedWidth}×${codedHeight} is invalid`);
   }
-  const entropyCoded = version === PARAMS_CODED ? pr.u8("coded-stage mask") : 0;
+  const entropyCoded = version >= PARAMS_CODED ? pr.u8("coded-stage mask") : 0;
+  const flag = version === PARAMS_REFINED ? pr.u8("refinement flag") : 0;
+  if (flag > 1) throw new BitstreamError(`ProGIC refinement flag ${flag} is invalid`);
   if (pr.remaining !== 0) {
     throw new BitstreamError(`ProGIC parameters hold ${pr.remaining} unexpected byte(s)`);
   }
-  if (h.segmentCount < 8 && entropyCoded >> h.segmentCount !== 0) {
+  const refined = flag === 1;
+  const stages = h.segmentCount - flag;
+  if (refined && stages < 1) {
+    throw new BitstreamError("ProGIC stream has a refinement section but no stage");
+  }
+  if (stages < 8 && entropyCoded >> stages !== 0) {
     throw new BitstreamError(
-      `ProGIC parameters mark stages past the ${h.segmentCount} written as rANS-coded`,
+      `ProGIC parameters mark stages past the ${stages} written as rANS-coded`,
     );
   }
-  return { codedWidth, codedHeight, entropyCoded };
+  return { codedWidth, codedHeight, entropyCoded, stages, refined };
 }
 
 /** Options of {@link readProgic}. */
@@ -176,7 +210,7 @@ export function readProgic(
   bytes: Uint8Array,
   model: ProgicStreamModel & { stages: number },
   opts: ReadProgicOptions = {},
-): ProgicStream & { file: ContainerFile } {
+): ProgicStream & { file: ContainerFile; refinementLost: boolean } {
   const file = readContainer(bytes, {
     expect: {
       codec: CodecId.progic,
@@ -185,17 +219,27 @@ export function readProgic(
       modelName: progicModelName,
     },
     bestEffort: opts.bestEffort,
-    segmentName: (i) => `stage ${i + 1}`,
+    // Refinement follows all of the model's stages.
+    segmentName: (i) => (i < model.stages ? `stage ${i + 1}` : "refinement"),
   });
   const h = file.header;
-  const { codedWidth, codedHeight, entropyCoded } = readProgicParams(h);
-  if (h.segmentCount < 1 || h.segmentCount > model.stages) {
+  const { codedWidth, codedHeight, entropyCoded, stages, refined } = readProgicParams(h);
+  if (stages < 1 || stages > model.stages) {
     throw new BitstreamError(
-      `stream claims ${h.segmentCount} stages; this model has 1 to ${model.stages}`,
+      `stream claims ${stages} stages; this model has 1 to ${model.stages}`,
+    );
+  }
+  const books = model.refineBooks ?? 0;
+  if (refined && (stages !== model.stages || books === 0)) {
+    throw new BitstreamError(
+      stages !== model.stages
+        ? `stream refines ${stages} stages; refinement follows all ${model.stages}`
+        : "the stream has a refinement section but the loaded weights carry no refinement codebooks",
+      stages !== model.stages ? "BITSTREAM" : "UNSUPPORTED",
     );
   }
   const entropy = model.entropy;
-  checkEntropyStages(model, h.segmentCount);
+  checkEntropyStages(model, stages);
   if (entropyCoded && !entropy) {
     // The weights hash matched, so these are other weights with the same hash prefix.
     throw new BitstreamError(
@@ -224,14 +268,19 @@ export function readProgic(
     return idx;
   };
   // In order: a stage's entropy model reads the stage before.
-  file.segments.forEach((seg, i) => indices.push(readStage(seg, i)));
+  file.segments.slice(0, stages).forEach((seg, i) => indices.push(readStage(seg, i)));
+  const refinement = refined && file.segments.length > stages
+    ? decodeRefinement(file.segments[stages], gh * gw, books, bits)
+    : undefined;
   return {
     width: h.width,
     height: h.height,
     codedWidth,
     codedHeight,
     indices,
-    stagesWritten: h.segmentCount,
+    stagesWritten: stages,
+    ...(refinement ? { refinement } : {}),
     file,
+    refinementLost: refined && !refinement,
   };
 }

@@ -21,7 +21,8 @@ import {
   stagePayloadBytes,
   writeProgic,
 } from "./bitstream.ts";
-import { decoderGraph, encoderGraph, encoderIndices } from "./network.ts";
+import { decoderGraph, encoderGraph, encoderIndices, refineSearchGraph } from "./network.ts";
+import { fillOrder, type Refinement, refinementMaps, refinementOf } from "./refine.ts";
 import { VQ_MAX_BEAMS } from "../../ops/vq.ts";
 import type { ProgicWeights } from "./weights.ts";
 
@@ -64,6 +65,15 @@ export interface ProgicEncodeOptions {
    * See {@link fitToGrid}.
    */
   readonly fit?: "auto" | "pad";
+  /**
+   * Refinement codes after the last stage (when the weights have refinement codebooks and all
+   * stages are written): extra codes given one at a time to the latent positions whose residual
+   * is largest (refine.ts). `"auto"` (the default) spends what fits in the size limit: `bpp` or
+   * `maxBytes` when given, else the size all stages take as fixed-length fields (the paper's
+   * 0.195 bpp at 5 × 10 bits per 16×16 block), which the entropy-coded stages leave room under.
+   * A number is the mean count of codes per latent position (0: none).
+   */
+  readonly refine?: number | "auto";
   /** Called with progress messages. */
   readonly onProgress?: (message: string) => void;
 }
@@ -101,6 +111,8 @@ export interface ProgicSearchOptions {
   readonly beams?: number;
   /** Pre-filter strength (default {@link DEFAULT_PRESMOOTHING}); see {@link ProgicEncodeOptions.presmoothing}. */
   readonly presmoothing?: number;
+  /** Also return the encoder's latent `y` (f32 `[h, w, C2]`), which refinement starts from. */
+  readonly latent?: boolean;
 }
 
 /** What an encode produced. */
@@ -114,6 +126,8 @@ export interface ProgicEncodeResult {
   readonly codedHeight: number;
   /** Bits per pixel of the original image, container overhead included. */
   readonly bpp: number;
+  /** Refinement codes written after the last stage (0: none). */
+  readonly refinementCodes: number;
 }
 
 /** Options of {@link ProgicCodec.decode}. */
@@ -137,6 +151,8 @@ export interface ProgicDecodeResult {
   readonly stages: number;
   /** Stages the encoder wrote. */
   readonly stagesWritten: number;
+  /** Refinement codes decoded (0: none, or not used below all stages). */
+  readonly refinementCodes: number;
   /** Set when a damaged stream was decoded from its intact prefix. */
   readonly warning?: string;
 }
@@ -204,7 +220,23 @@ export function planTiles(
 interface Encoded {
   readonly result: ProgicEncodeResult;
   readonly indices: Int32Array[];
+  /** The encoder's latent, when it was asked for (refinement starts from it). */
+  readonly latent?: Float32Array;
+  readonly refinement?: Refinement;
 }
+
+/** How the encoder searches, and whether it refines (see ProgicEncodeOptions). */
+interface Search {
+  readonly beams?: number;
+  readonly presmoothing?: number;
+  /** Refine streams of all stages (the encoder then keeps the latent). */
+  readonly refine: boolean;
+  /** Refinement codes per position; absent: as many as fit. */
+  readonly refineCount?: number;
+}
+
+/** Positions per run of the refinement search (one compiled graph serves every image). */
+const REFINE_CHUNK = 4096;
 
 /** A ProGIC model bound to a backend. Create with {@link ProgicCodec.create}. */
 export class ProgicCodec {
@@ -258,7 +290,7 @@ export class ProgicCodec {
   async encodeIndices(
     img: RgbImage,
     opts: ProgicSearchOptions = {},
-  ): Promise<{ indices: Int32Array[]; h: number; w: number }> {
+  ): Promise<{ indices: Int32Array[]; h: number; w: number; latent?: Float32Array }> {
     const stages = opts.stages ?? this.config.stages;
     const beams = opts.beams ?? DEFAULT_BEAMS;
     const presmoothing = opts.presmoothing ?? DEFAULT_PRESMOOTHING;
@@ -279,17 +311,107 @@ export class ProgicCodec {
     const search = beams === 1 || stages === 1
       ? { stages: this.config.stages, beams: 1 }
       : { stages, beams };
+    const latent = opts.latent ?? false;
     const exe = await this.#exe(
-      `enc:${th}x${tw}:${search.stages}:${search.beams}:${presmoothing}`,
-      () => encoderGraph(this.weights, th * 16, tw * 16, { ...search, presmoothing }),
+      `enc:${th}x${tw}:${search.stages}:${search.beams}:${presmoothing}:${latent}`,
+      () => encoderGraph(this.weights, th * 16, tw * 16, { ...search, presmoothing, latent }),
     );
     const out = Array.from({ length: stages }, () => new Int32Array(h * w));
+    const c2 = this.config.c2;
+    const y = latent ? new Float32Array(h * w * c2) : undefined;
     for (const tile of plan.tiles) {
       const input = cropTensor(t.data, t.width, tile.y0 * 16, tile.x0 * 16, th * 16, tw * 16);
-      const found = encoderIndices(await exe.run({ image: input }), search.stages, th * tw);
+      const res = await exe.run({ image: input });
+      const found = encoderIndices(res, search.stages, th * tw);
       out.forEach((dst, s) => copyCore(found[s], tw, dst, w, tile));
+      if (y) copyCore(res.latent as Float32Array, tw, y, w, tile, c2);
     }
-    return { indices: out, h, w };
+    return { indices: out, h, w, ...(y ? { latent: y } : {}) };
+  }
+
+  /**
+   * The refinement search: each latent position's chain of nearest codes through the refinement
+   * books (`chain[e][p]`), starting from y − ŷ(N) of the encoder's latent `y` (f32 `[h, w, C2]`)
+   * and the N stages' indices, and the residual energy ‖r‖² before and after each code
+   * (`energies[e][p]`, e = 0…E). Empty without refinement codebooks.
+   */
+  async refineSearch(
+    latent: Float32Array,
+    indices: readonly Int32Array[],
+  ): Promise<{ chain: Int32Array[]; energies: Float64Array[] }> {
+    const books = this.weights.refine ?? [];
+    const { c2: d } = this.config;
+    const n = indices[0].length;
+    const r0 = new Float32Array(latent);
+    indices.forEach((idx, s) => {
+      const cb = this.weights.codebooks[s];
+      for (let p = 0; p < n; p++) {
+        for (let e = 0, o = idx[p] * d; e < d; e++) r0[p * d + e] -= cb[o + e];
+      }
+    });
+    const chunk = Math.min(n, REFINE_CHUNK);
+    if (!books.length) {
+      const energy = new Float64Array(n);
+      energyOf(r0, d, energy, 0, n);
+      return { chain: [], energies: [energy] };
+    }
+    const exe = await this.#exe(`refine:${chunk}`, () => refineSearchGraph(this.weights, chunk));
+    const chain = books.map(() => new Int32Array(n));
+    const energies = [0, ...books].map(() => new Float64Array(n));
+    energyOf(r0, d, energies[0], 0, n);
+    for (let p0 = 0; p0 < n; p0 += chunk) {
+      const m = Math.min(chunk, n - p0);
+      const residual = new Float32Array(chunk * d);
+      residual.set(r0.subarray(p0 * d, (p0 + m) * d));
+      const res = await exe.run({ residual });
+      books.forEach((_, e) => {
+        chain[e].set((res[`refineCodes${e}`] as Int32Array).subarray(0, m), p0);
+        energyOf(res[`refineResidual${e}`] as Float32Array, d, energies[e + 1], p0, m);
+      });
+    }
+    return { chain, energies };
+  }
+
+  /**
+   * Adds refinement codes to an N-stage stream encoded with its latent: as many as keep the file
+   * within `fits`, at most `search.refineCount` per position when that is given (the most found
+   * by bisection on the count; none when none fit). Other streams are returned as they are.
+   */
+  async #refine(
+    img: RgbImage,
+    coded: RgbImage,
+    base: Encoded,
+    search: Search,
+    fits: (bytes: number) => boolean,
+  ): Promise<Encoded> {
+    if (!base.latent || !this.weights.refine) return base;
+    const { chain, energies } = await this.refineSearch(base.latent, base.indices);
+    const order = fillOrder(energies);
+    const at = (m: number): Encoded => {
+      const refinement = m > 0 ? refinementOf(order, m, chain) : undefined;
+      return {
+        result: this.#pack(img.width, img.height, coded, base.indices, refinement),
+        indices: base.indices,
+        ...(refinement ? { refinement } : {}),
+      };
+    };
+    let hi = order.length;
+    if (search.refineCount !== undefined) {
+      hi = Math.min(hi, Math.round(search.refineCount * base.indices[0].length));
+    }
+    const most = at(hi);
+    if (fits(most.result.bytes.length)) return most;
+    let best = base, lo = 0;
+    hi--;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      const e = at(mid);
+      if (fits(e.result.bytes.length)) {
+        best = e;
+        lo = mid;
+      } else hi = mid - 1;
+    }
+    return best;
   }
 
   /**
@@ -301,6 +423,7 @@ export class ProgicCodec {
     width: number,
     height: number,
     smoothing = DEFAULT_SMOOTHING,
+    refinement?: Refinement,
   ): Promise<RgbImage> {
     const stages = indices.length;
     if (stages < 1 || stages > this.config.stages) {
@@ -312,9 +435,20 @@ export class ProgicCodec {
     const { h, w } = gridOf(width, height);
     const plan = planTiles(h, w, this.#tile, tileMargin(this.config));
     const [th, tw] = plan.size;
+    const books = refinement && stages === this.config.stages
+      ? Math.max(0, ...refinement.depth)
+      : 0;
+    if (books > (this.weights.refine?.length ?? 0)) {
+      throw new InvalidArgumentError(
+        `the refinement is ${books} codes deep; the model has ${
+          this.weights.refine?.length ?? 0
+        } refinement codebooks`,
+      );
+    }
+    const maps = books ? refinementMaps(refinement!, books, this.config.codes) : [];
     const exe = await this.#exe(
-      `dec:${th}x${tw}:${stages}:${smoothing}`,
-      () => decoderGraph(this.weights, th, tw, stages, smoothing),
+      `dec:${th}x${tw}:${stages}:${smoothing}:${books}`,
+      () => decoderGraph(this.weights, th, tw, stages, smoothing, books),
     );
     const full = new Float32Array(h * 16 * w * 16 * 3);
     for (const tile of plan.tiles) {
@@ -323,6 +457,7 @@ export class ProgicCodec {
         idx,
         s,
       ) => (feed[`indices${s}`] = cropGrid(idx, w, tile.y0, tile.x0, th, tw)));
+      maps.forEach((m, e) => (feed[`refine${e}`] = cropGrid(m, w, tile.y0, tile.x0, th, tw)));
       const res = await exe.run(feed);
       pasteCorePixels(res.image as Float32Array, tw * 16, full, w * 16, tile);
     }
@@ -340,7 +475,21 @@ export class ProgicCodec {
     if (fit !== "auto" && fit !== "pad") {
       throw new InvalidArgumentError(`fit must be "auto" or "pad", got ${JSON.stringify(fit)}`);
     }
-    const search = { beams: opts.beams, presmoothing: opts.presmoothing };
+    const refine = opts.refine ?? "auto";
+    const books = this.weights.refine?.length ?? 0;
+    if (refine !== "auto" && !(typeof refine === "number" && refine >= 0 && refine <= books)) {
+      throw new InvalidArgumentError(
+        books
+          ? `refine must be "auto" or a number in [0, ${books}], got ${refine}`
+          : `this model has no refinement codebooks: refine must be "auto" or 0, got ${refine}`,
+      );
+    }
+    const search: Search = {
+      beams: opts.beams,
+      presmoothing: opts.presmoothing,
+      refine: books > 0 && refine !== 0,
+      refineCount: typeof refine === "number" ? refine : undefined,
+    };
     const fitted = (w: number, h: number): [number, number] =>
       fit === "auto" ? [fitToGrid(w), fitToGrid(h)] : [w, h];
     if (opts.maxBytes !== undefined) {
@@ -373,8 +522,15 @@ export class ProgicCodec {
     );
     const coded = resize(img, cw, ch);
     const first = await this.#encodeAt(img, coded, stages, search);
-    if (bpp === undefined || !withinRate(first.result.bytes.length)) return first.result;
-    return (await this.#addStagesWithin(img, coded, first, withinRate, search)).result;
+    if (bpp === undefined) {
+      // Without a rate, refinement fills up to the stages' fixed-length size.
+      const bound = this.#sizeBound(img.width, img.height, cw, ch, n);
+      const fits = search.refineCount === undefined ? (b: number) => b <= bound : () => true;
+      return (await this.#refine(img, coded, first, search, fits)).result;
+    }
+    if (!withinRate(first.result.bytes.length)) return first.result;
+    const staged = await this.#addStagesWithin(img, coded, first, withinRate, search);
+    return (await this.#refine(img, coded, staged, search, withinRate)).result;
   }
 
   /** Encodes `coded` (the image as coded) at `stages` stages into a stream of `img`'s size. */
@@ -382,10 +538,19 @@ export class ProgicCodec {
     img: RgbImage,
     coded: RgbImage,
     stages: number,
-    search: { beams?: number; presmoothing?: number },
+    search: Search,
   ): Promise<Encoded> {
-    const { indices } = await this.encodeIndices(coded, { stages, ...search });
-    return { result: this.#pack(img.width, img.height, coded, indices), indices };
+    const { indices, latent } = await this.encodeIndices(coded, {
+      stages,
+      beams: search.beams,
+      presmoothing: search.presmoothing,
+      latent: search.refine && stages === this.config.stages,
+    });
+    return {
+      result: this.#pack(img.width, img.height, coded, indices),
+      indices,
+      ...(latent ? { latent } : {}),
+    };
   }
 
   /**
@@ -397,7 +562,7 @@ export class ProgicCodec {
     coded: RgbImage,
     start: Encoded,
     fits: (bytes: number) => boolean,
-    search: { beams?: number; presmoothing?: number },
+    search: Search,
   ): Promise<Encoded> {
     let best = start;
     while (this.weights.entropy && best.indices.length < this.config.stages) {
@@ -415,10 +580,17 @@ export class ProgicCodec {
       weightsHash: this.hash,
       codes: this.config.codes,
       entropy: this.weights.entropy,
+      refineBooks: this.weights.refine?.length ?? 0,
     };
   }
 
-  #pack(width: number, height: number, coded: RgbImage, indices: Int32Array[]): ProgicEncodeResult {
+  #pack(
+    width: number,
+    height: number,
+    coded: RgbImage,
+    indices: Int32Array[],
+    refinement?: Refinement,
+  ): ProgicEncodeResult {
     const stream: ProgicStream = {
       width,
       height,
@@ -426,6 +598,7 @@ export class ProgicCodec {
       codedHeight: coded.height,
       indices,
       stagesWritten: indices.length,
+      ...(refinement ? { refinement } : {}),
     };
     const bytes = writeProgic(stream, this.#streamModel);
     return {
@@ -434,6 +607,7 @@ export class ProgicCodec {
       codedWidth: coded.width,
       codedHeight: coded.height,
       bpp: (bytes.length * 8) / (width * height),
+      refinementCodes: refinement?.codes.length ?? 0,
     };
   }
 
@@ -451,7 +625,7 @@ export class ProgicCodec {
   async #encodeBudget(
     img: RgbImage,
     maxBytes: number,
-    search: { beams?: number; presmoothing?: number },
+    search: Search,
     fitted: (w: number, h: number) => [number, number],
     progress?: (m: string) => void,
   ): Promise<ProgicEncodeResult> {
@@ -505,18 +679,25 @@ export class ProgicCodec {
         climbing = false;
         continue;
       }
-      const { result, indices } = await this.#addStagesWithin(
+      const within = (bytes: number) => bytes <= maxBytes;
+      const staged = await this.#addStagesWithin(img, coded, start, within, search);
+      const { result, indices, refinement } = await this.#refine(
         img,
         coded,
-        start,
-        (bytes) => bytes <= maxBytes,
+        staged,
         search,
+        within,
       );
-      const rec = resize(await this.decodeIndices(indices, cw, ch), img.width, img.height);
+      const rec = resize(
+        await this.decodeIndices(indices, cw, ch, DEFAULT_SMOOTHING, refinement),
+        img.width,
+        img.height,
+      );
       const mse = meanSquaredError(rec, img);
       progress?.(
-        `candidate scale ${s.toFixed(3)} (${cw}×${ch}), ${result.stages} stage(s): ` +
-          `MSE ${mse.toFixed(1)}`,
+        `candidate scale ${s.toFixed(3)} (${cw}×${ch}), ${result.stages} stage(s)` +
+          (result.refinementCodes ? ` + ${result.refinementCodes} refinement codes` : "") +
+          `: MSE ${mse.toFixed(1)}`,
       );
       if (!best || mse < best.mse) best = { res: result, mse };
     }
@@ -545,20 +726,28 @@ export class ProgicCodec {
       }
       k = Math.min(k, opts.stages);
     }
+    const refinement = k === this.config.stages ? s.refinement : undefined;
     const coded = await this.decodeIndices(
       s.indices.slice(0, k),
       s.codedWidth,
       s.codedHeight,
       opts.smoothing,
+      refinement,
     );
+    const lost = s.indices.length < s.stagesWritten
+      ? `${s.indices.length} of ${s.stagesWritten} stages present`
+      : s.refinementLost
+      ? `the refinement after the ${s.stagesWritten} stages is missing`
+      : undefined;
     return {
       image: resize(coded, s.width, s.height),
       stages: k,
       stagesWritten: s.stagesWritten,
-      warning: s.file.error
-        ? `decoded ${s.indices.length} of ${s.stagesWritten} stages: ${s.file.error.message}`
-        : s.indices.length < s.stagesWritten
-        ? `stream truncated: ${s.indices.length} of ${s.stagesWritten} stages present`
+      refinementCodes: refinement?.codes.length ?? 0,
+      warning: lost && s.file.error
+        ? `decoded what is intact (${lost}): ${s.file.error.message}`
+        : lost
+        ? `stream truncated: ${lost}`
         : undefined,
     };
   }
@@ -598,10 +787,27 @@ function cropGrid(
   return out;
 }
 
-function copyCore(tileIdx: Int32Array, tw: number, dst: Int32Array, w: number, t: Tile): void {
+/** Copies a tile's core from a per-position array with `c` values per position. */
+function copyCore<T extends Int32Array | Float32Array>(
+  tile: T,
+  tw: number,
+  dst: T,
+  w: number,
+  t: Tile,
+  c = 1,
+): void {
   for (let y = t.core.y0; y < t.core.y1; y++) {
     const row = (y - t.y0) * tw - t.x0;
-    dst.set(tileIdx.subarray(row + t.core.x0, row + t.core.x1), y * w + t.core.x0);
+    dst.set(tile.subarray((row + t.core.x0) * c, (row + t.core.x1) * c), (y * w + t.core.x0) * c);
+  }
+}
+
+/** ‖r‖² (in float64) of `count` vectors of length d into `out` from position `at`. */
+function energyOf(r: Float32Array, d: number, out: Float64Array, at: number, count: number): void {
+  for (let p = 0; p < count; p++) {
+    let s = 0;
+    for (let e = 0; e < d; e++) s += r[p * d + e] * r[p * d + e];
+    out[at + p] = s;
   }
 }
 

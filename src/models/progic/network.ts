@@ -94,6 +94,8 @@ function pick(m: Modulation | undefined, stage: number) {
 export interface EncoderGraphOptions {
   /** Also output the latent `y` and each stage's search gap (for parity tests). */
   readonly debug?: boolean;
+  /** Also output the latent `y` (what the refinement search starts from). */
+  readonly latent?: boolean;
   /**
    * Residual-VQ search width: 1 = greedy (each stage takes the code nearest its residual);
    * B > 1 = beam search keeping the B best partial paths (lowest residual energy), which
@@ -163,7 +165,7 @@ export function encoderGraph(
   w.enc.blocks.forEach((blk, i) => (p = b.dcb(p, blk, `enc.blocks.${i}`, 0)));
   let y = b.conv(p, w.enc.down, "enc.down", { stride: 2, padding: 1 });
   y = b.attention(y, w.enc.attn, "enc.attn", 0);
-  if (opts.debug) g.output("latent", y);
+  if (opts.debug || opts.latent) g.output("latent", y);
   const beams = opts.beams ?? 1;
   if (!(Number.isInteger(beams) && beams >= 1 && beams <= VQ_MAX_BEAMS)) {
     throw new RangeError(`beams must be an integer in 1…${VQ_MAX_BEAMS}, got ${beams}`);
@@ -251,9 +253,44 @@ export function encoderIndices(
 }
 
 /**
+ * The refinement search (src/models/progic/refine.ts) over `positions` latent vectors. Input
+ * `residual` f32 `[positions, C2]`: y − ŷ(N). Outputs, for each refinement book e,
+ * `refineCodes{e}` (i32 `[positions]`, the nearest code to what is left) and `refineResidual{e}`
+ * (f32 `[positions, C2]`, what is left after it).
+ */
+export function refineSearchGraph(w: ProgicWeights, positions: number): Graph {
+  const g = new GraphBuilder();
+  const { codes: k, c2: d } = w.config;
+  let r = g.input("residual", [positions, d]);
+  (w.refine ?? []).forEach((cb, e) => {
+    const book = g.constant(`rvq.refine.${e}`, cb, [k, d]);
+    const [idx] = g.op(vqSearch, [r, book], {}, `refine.search${e}`);
+    r = g.op1(vqResidual, [r, book, idx], {}, `refine.residual${e}`);
+    g.output(`refineCodes${e}`, idx);
+    g.output(`refineResidual${e}`, r);
+  });
+  return g.build();
+}
+
+// Refinement books with a zero row appended, so that index K ("no code here") adds nothing.
+const paddedBooks = new WeakMap<Float32Array, Float32Array>();
+
+function paddedBook(cb: Float32Array, k: number, d: number): Float32Array {
+  let p = paddedBooks.get(cb);
+  if (!p) {
+    p = new Float32Array((k + 1) * d);
+    p.set(cb);
+    paddedBooks.set(cb, p);
+  }
+  return p;
+}
+
+/**
  * The decoder for the first `stages` stages. Inputs `indices0 … indices{stages−1}`: i32
- * `[1, h, w]` on the latent grid. Output `image`: `[1, 16h, 16w, 3]` holding pixel values − 0.5
- * (not yet clamped), post-filtered by {@link smooth} at `smoothing` (0: off).
+ * `[1, h, w]` on the latent grid, and with `refine` > 0 (only at all N stages)
+ * `refine0 … refine{refine−1}`: i32 `[1, h, w]`, a refinement book's code per position or K for
+ * none. Output `image`: `[1, 16h, 16w, 3]` holding pixel values − 0.5 (not yet clamped),
+ * post-filtered by {@link smooth} at `smoothing` (0: off).
  */
 export function decoderGraph(
   w: ProgicWeights,
@@ -261,16 +298,31 @@ export function decoderGraph(
   wd: number,
   stages: number,
   smoothing = 0,
+  refine = 0,
 ): Graph {
   const b = new Builder();
   const g = b.g;
   const s = stages - 1;
+  const { codes: k, c2: d } = w.config;
+  if (refine > 0 && (stages !== w.config.stages || refine > (w.refine?.length ?? 0))) {
+    throw new RangeError(
+      `refinement needs all ${w.config.stages} stages and at most ${
+        w.refine?.length ?? 0
+      } books, got ${stages} stages and ${refine} books`,
+    );
+  }
   let q: Value | undefined;
+  const add = (idx: Value, book: Value, name: string) => {
+    const c = g.op1(gather, [book, idx], {}, `${name}.gather`);
+    q = q ? g.op1(binary, [q, c], { op: "add" }, `${name}.sum`) : c;
+  };
   for (let i = 0; i < stages; i++) {
-    const idx = g.input(`indices${i}`, [1, h, wd], "i32");
-    const book = g.constant(`rvq.${i}`, w.codebooks[i], [w.config.codes, w.config.c2]);
-    const c = g.op1(gather, [book, idx], {}, `rvq.gather${i}`);
-    q = q ? g.op1(binary, [q, c], { op: "add" }, `rvq.sum${i}`) : c;
+    const book = g.constant(`rvq.${i}`, w.codebooks[i], [k, d]);
+    add(g.input(`indices${i}`, [1, h, wd], "i32"), book, `rvq.${i}`);
+  }
+  for (let e = 0; e < refine; e++) {
+    const book = g.constant(`rvq.refine.${e}.padded`, paddedBook(w.refine![e], k, d), [k + 1, d]);
+    add(g.input(`refine${e}`, [1, h, wd], "i32"), book, `rvq.refine.${e}`);
   }
   let t = b.attention(q!, w.dec.attn, "dec.attn", s);
   t = b.conv(t, w.dec.up, "dec.up");

@@ -69,6 +69,8 @@ export interface ProgicWeights {
     /** Present when the config ends with a C1-wide tail and a 1×1 projection to 192 channels. */
     readonly tailProj?: ConvWeights;
   };
+  /** Refinement codebooks (`rvq.refine`, train/refine.py), each `[K, C2]`; absent: none. */
+  readonly refine?: readonly Float32Array[];
   /** The index coder's tables (`entropy.freq`, `entropy.repeat`, `entropy.context`); without
    * them stages are written as fixed-length fields. */
   readonly entropy?: IndexEntropyModel;
@@ -150,6 +152,19 @@ class Reader {
   }
 }
 
+/** `rvq.refine` `[E, K, C2]` as E books. */
+function refineBooks(r: Reader, codes: number, c2: number): Float32Array[] {
+  const shape = r.shape("rvq.refine");
+  if (shape.length !== 3 || shape[0] < 1 || shape[0] > 255) {
+    throw new WeightsError(`rvq.refine [${shape}] must be [1…255 books, ${codes}, ${c2}]`);
+  }
+  const all = r.get("rvq.refine", [shape[0], codes, c2]);
+  return Array.from(
+    { length: shape[0] },
+    (_, e) => all.slice(e * codes * c2, (e + 1) * codes * c2),
+  );
+}
+
 function depthwise(w: Float32Array, b: Float32Array): ConvWeights {
   const c = b.length;
   return { shape: [3, 3, 1, c], w: weightsFromTorch(w, [c, 1, 3, 3]), b };
@@ -202,6 +217,7 @@ export async function loadProgicWeights(bytes: Uint8Array): Promise<ProgicWeight
       codes,
     )
     : undefined;
+  const refine = r.has("rvq.refine") ? refineBooks(r, codes, c2) : undefined;
   const weights: ProgicWeights = {
     config,
     sha256: await sha256Hex(bytes),
@@ -231,6 +247,7 @@ export async function loadProgicWeights(bytes: Uint8Array): Promise<ProgicWeight
         : { tail: r.dcb("dec.tail", c1, 192, stages) }),
     },
     ...(entropy ? { entropy } : {}),
+    ...(refine ? { refine } : {}),
   };
   const unused = [...st.tensors.keys()].filter((k) => !r.used.has(k));
   if (unused.length) {

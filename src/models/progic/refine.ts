@@ -1,0 +1,151 @@
+/**
+ * The refinement section of a ProGIC stream: up to E more residual-VQ codes per latent position
+ * beyond the last stage, from the weights' refinement codebooks (`rvq.refine`), given where the
+ * stage-N residual is largest (train/refine.py; docs/format.md).
+ *
+ * The encoder's rule, shared with the PyTorch twin: every position's chain of greedy nearest
+ * codes through the E books is searched; codes are then handed out one at a time to the position
+ * whose residual energy is currently largest (the lower position on ties), at most E each, so a
+ * budget of m codes takes the first m of one fixed order ({@link fillOrder}).
+ *
+ * Segment layout: u8 E′ (the deepest position's code count, 1…E), the frequency table of the
+ * depths 0…E′ ({@link writeFrequencyTable}, quantized from this image's counts), then one rANS
+ * stream that holds, position by position in raster order, the depth and then that many codes as
+ * raw log2(K)-bit fields.
+ * @module
+ */
+import { ByteReader, ByteWriter } from "../../coding/bytes.ts";
+import { FrequencyTable, readFrequencyTable, writeFrequencyTable } from "../../coding/cdf.ts";
+import { RansDecoder, RansEncoder } from "../../coding/rans.ts";
+import { BitstreamError, InvalidArgumentError } from "../../errors.ts";
+
+/** Refinement codes of one image: how many each latent position has, and the codes. */
+export interface Refinement {
+  /** Codes per position (raster order), 0…E. */
+  readonly depth: Uint8Array;
+  /** All codes, position by position in raster order, each position's in book order. */
+  readonly codes: Int32Array;
+}
+
+/**
+ * Positions in the order they receive refinement codes (length E·P): each time the position
+ * whose current residual energy is largest, the lower position on ties.
+ * @param energies `energies[e][p]`: ‖r‖² of position p after its first e codes (e = 0…E)
+ */
+export function fillOrder(energies: readonly Float64Array[]): Int32Array {
+  const books = energies.length - 1, n = energies[0].length;
+  const depth = new Uint8Array(n);
+  const order = new Int32Array(books * n);
+  // A binary max-heap of positions keyed by (energy, −position).
+  const heap = Int32Array.from({ length: n }, (_, p) => p);
+  const key = (p: number) => energies[depth[p]][p];
+  const above = (a: number, b: number) => key(a) > key(b) || (key(a) === key(b) && a < b);
+  const down = (i: number, size: number) => {
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let top = i;
+      if (l < size && above(heap[l], heap[top])) top = l;
+      if (r < size && above(heap[r], heap[top])) top = r;
+      if (top === i) return;
+      [heap[i], heap[top]] = [heap[top], heap[i]];
+      i = top;
+    }
+  };
+  let size = n;
+  for (let i = (size >> 1) - 1; i >= 0; i--) down(i, size);
+  for (let k = 0; k < order.length; k++) {
+    const p = heap[0];
+    order[k] = p;
+    if (++depth[p] === books) heap[0] = heap[--size];
+    down(0, size);
+  }
+  return order;
+}
+
+/** The refinement a budget of the first `m` positions of `order` gives, from each position's code chain. */
+export function refinementOf(
+  order: Int32Array,
+  m: number,
+  chain: readonly Int32Array[],
+): Refinement {
+  const n = chain[0].length;
+  const depth = new Uint8Array(n);
+  for (let k = 0; k < m; k++) depth[order[k]]++;
+  let total = 0;
+  for (let p = 0; p < n; p++) total += depth[p];
+  const codes = new Int32Array(total);
+  for (let p = 0, j = 0; p < n; p++) {
+    for (let e = 0; e < depth[p]; e++) codes[j++] = chain[e][p];
+  }
+  return { depth, codes };
+}
+
+/** Codes per book as index maps for the decoder: `maps[e][p]` is position p's e-th code, or `codes` (no code). */
+export function refinementMaps(r: Refinement, books: number, codes: number): Int32Array[] {
+  const n = r.depth.length;
+  const maps = Array.from({ length: books }, () => new Int32Array(n).fill(codes));
+  for (let p = 0, j = 0; p < n; p++) {
+    for (let e = 0; e < r.depth[p]; e++) maps[e][p] = r.codes[j++];
+  }
+  return maps;
+}
+
+/** Writes a refinement segment (`r` must hold at least one code). */
+export function encodeRefinement(r: Refinement, bits: number): Uint8Array {
+  let deepest = 0;
+  for (const d of r.depth) deepest = Math.max(deepest, d);
+  if (deepest < 1 || deepest > 255) {
+    throw new InvalidArgumentError(`a refinement needs 1…255 codes at its deepest, got ${deepest}`);
+  }
+  const counts = new Float64Array(deepest + 1);
+  for (const d of r.depth) counts[d]++;
+  const table = FrequencyTable.fromProbabilities(counts);
+  const enc = new RansEncoder(r.depth.length + r.codes.length);
+  for (let p = 0, j = 0; p < r.depth.length; p++) {
+    enc.encode(r.depth[p], table);
+    for (let e = 0; e < r.depth[p]; e++) enc.encodeBits(r.codes[j++], bits);
+  }
+  const head = new ByteWriter(16).u8(deepest);
+  writeFrequencyTable(head, table);
+  const h = head.finish(), body = enc.finish();
+  const out = new Uint8Array(h.length + body.length);
+  out.set(h);
+  out.set(body, h.length);
+  return out;
+}
+
+/**
+ * Reads a refinement segment of a grid of `positions`.
+ * @throws {BitstreamError} when it is malformed, truncated, or deeper than the `books` the model has
+ */
+export function decodeRefinement(
+  bytes: Uint8Array,
+  positions: number,
+  books: number,
+  bits: number,
+): Refinement {
+  const what = "refinement";
+  const br = new ByteReader(bytes, what);
+  const deepest = br.u8("refinement depth");
+  if (deepest < 1 || deepest > books) {
+    throw new BitstreamError(
+      `the refinement is ${deepest} codes deep; the model has ${books} refinement codebooks`,
+      books === 0 ? "UNSUPPORTED" : "BITSTREAM",
+    );
+  }
+  const table = readFrequencyTable(br, "refinement depth table");
+  if (table.size !== deepest + 1) {
+    throw new BitstreamError(
+      `the refinement depth table has ${table.size} symbols, not ${deepest + 1}`,
+    );
+  }
+  const dec = new RansDecoder(bytes.subarray(bytes.length - br.remaining), what);
+  const depth = new Uint8Array(positions);
+  const codes: number[] = [];
+  for (let p = 0; p < positions; p++) {
+    depth[p] = dec.decode(table);
+    for (let e = 0; e < depth[p]; e++) codes.push(dec.decodeBits(bits));
+  }
+  dec.finish();
+  return { depth, codes: Int32Array.from(codes) };
+}

@@ -1,0 +1,214 @@
+// ProGIC's refinement section (src/models/progic/refine.ts): the fill order and the segment
+// coder against known answers, parity of the refinement search and decoder with the PyTorch twin
+// (golden vectors of progic-t), and the codec's behaviour with it: budgets, truncation, errors.
+import { readContainer } from "../src/coding/container.ts";
+import { BitstreamError, InvalidArgumentError } from "../src/errors.ts";
+import type { Backend } from "../src/graph/backend.ts";
+import { cpuBackend } from "../src/graph/cpu_backend.ts";
+import { webgpuBackend } from "../src/graph/webgpu_backend.ts";
+import { readSafetensors } from "../src/io/safetensors.ts";
+import { ProgicCodec } from "../src/models/progic/codec.ts";
+import { decoderGraph } from "../src/models/progic/network.ts";
+import {
+  decodeRefinement,
+  encodeRefinement,
+  fillOrder,
+  refinementMaps,
+  refinementOf,
+} from "../src/models/progic/refine.ts";
+import { loadProgicWeights } from "../src/models/progic/weights.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
+import { compare, gpu, GPU_TEST, synthetic } from "./harness.ts";
+
+const root = new URL("../", import.meta.url);
+const weights = await loadProgicWeights(
+  await Deno.readFile(new URL("weights/progic-t.safetensors", root)),
+);
+const golden = readSafetensors(
+  await Deno.readFile(new URL("tests/golden/progic-t.safetensors", root)),
+);
+const g = (t: string) => golden.tensors.get(t)!;
+const K = weights.config.codes, BITS = Math.log2(K);
+
+Deno.test("refine: the fill order gives the largest residual first, the lower position on ties", () => {
+  // Worked by hand: 9 (p1), then the 4s of p0 and p2 (p0 first), then p2's 3.9, p1's 2, p0's 1.
+  const e = [[4, 9, 4], [1, 2, 3.9], [0, 1, 0]].map((r) => Float64Array.from(r));
+  assertEquals(Array.from(fillOrder(e)), [1, 0, 2, 2, 1, 0]);
+  // The twin's order on the golden energies (as stored, f32), position for position.
+  const energy = g("refine_energy");
+  const [levels] = energy.shape, n = energy.data.length / levels;
+  const rows = Array.from(
+    { length: levels },
+    (_, l) => Float64Array.from(energy.data.subarray(l * n, (l + 1) * n)),
+  );
+  assertEquals(Array.from(fillOrder(rows)), Array.from(g("refine_order").data));
+});
+
+Deno.test("refine: segments round-trip, and damaged ones give typed errors", () => {
+  const chain = Array.from(
+    { length: 4 },
+    (_, e) => Int32Array.from({ length: 37 }, (_, p) => (p * 97 + e * 13) % K),
+  );
+  const order = Int32Array.from({ length: 4 * 37 }, (_, k) => (k * 11) % 37);
+  for (const m of [1, 20, 37, 100, 148]) {
+    const r = refinementOf(order, m, chain);
+    assertEquals(r.codes.length, m);
+    const bytes = encodeRefinement(r, BITS);
+    const back = decodeRefinement(bytes, 37, 4, BITS);
+    assertEquals([Array.from(back.depth), Array.from(back.codes)], [
+      Array.from(r.depth),
+      Array.from(r.codes),
+    ]);
+    // The maps the decoder gathers from: a code where a position has one, K where it has none.
+    const maps = refinementMaps(r, 4, K);
+    for (let p = 0; p < 37; p++) {
+      for (let e = 0; e < 4; e++) assertEquals(maps[e][p], e < r.depth[p] ? chain[e][p] : K);
+    }
+    assertThrows(
+      () => decodeRefinement(bytes.slice(0, bytes.length - 3), 37, 4, BITS),
+      BitstreamError,
+    );
+    if (Math.max(...r.depth) > 1) {
+      assertThrows(
+        () => decodeRefinement(bytes, 37, 1, BITS),
+        BitstreamError,
+        "refinement codebooks",
+      );
+    }
+  }
+  assertThrows(() => encodeRefinement(refinementOf(order, 0, chain), BITS), InvalidArgumentError);
+});
+
+/** The refinement search and the refined decode against the twin. */
+async function checkRefineParity(backend: Backend, label: string) {
+  const c = await ProgicCodec.create(weights, backend);
+  const [, h, w] = g("refine_codes").shape;
+  const n = h * w, stages = weights.config.stages;
+  const beam = g("beam_indices").data as Int32Array;
+  const indices = Array.from({ length: stages }, (_, s) => beam.slice(s * n, (s + 1) * n));
+  const { chain, energies } = await c.refineSearch(g("latent").data as Float32Array, indices);
+  const want = g("refine_codes").data, energy = g("refine_energy").data;
+  // A code may differ only at a near-tie, which then leaves about the same energy.
+  let flips = 0;
+  chain.forEach((codes, e) =>
+    codes.forEach((v, p) => {
+      if (v === want[e * n + p]) return;
+      flips++;
+      const a = energies[e + 1][p], b = energy[(e + 1) * n + p];
+      assert(
+        Math.abs(a - b) <= 1e-3 * Math.max(a, b, 1),
+        `${label}: code ${e}/${p} energy ${a} vs ${b}`,
+      );
+    })
+  );
+  assert(flips <= 1, `${label}: ${flips} refinement codes differ from the twin's`);
+  compare(
+    Float32Array.from(energies[0]),
+    energy.subarray(0, n),
+    { atol: 1e-3, rtol: 1e-4 },
+    `${label} energy`,
+  );
+  // The refined decode of the twin's codes and order (no post-filter), clamped and cropped.
+  const twinChain = Array.from(
+    { length: chain.length },
+    (_, e) => (want as Int32Array).slice(e * n, (e + 1) * n),
+  );
+  const budget = Number(golden.metadata.refine_budget);
+  const r = refinementOf(g("refine_order").data as Int32Array, budget, twinChain);
+  const books = Math.max(...r.depth);
+  const dec = await backend.compile(decoderGraph(weights, h, w, stages, 0, books));
+  const feed: Record<string, Int32Array> = {};
+  indices.forEach((idx, s) => (feed[`indices${s}`] = idx));
+  refinementMaps(r, books, K).forEach((m, e) => (feed[`refine${e}`] = m));
+  const out = (await dec.run(feed)).image as Float32Array;
+  dec.dispose();
+  const rec = g("refine_recon"), [rh, rw] = rec.shape;
+  const got = new Float32Array(rh * rw * 3);
+  for (let y = 0; y < rh; y++) {
+    for (let x = 0; x < rw * 3; x++) {
+      got[y * rw * 3 + x] = Math.min(1, Math.max(0, out[y * w * 16 * 3 + x] + 0.5));
+    }
+  }
+  compare(got, rec.data, { atol: 2e-3, rtol: 0 }, `${label} refined recon`);
+}
+
+Deno.test("refine: CPU reference backend reproduces the PyTorch twin (progic-t)", async () => {
+  await checkRefineParity(cpuBackend(), "cpu");
+});
+
+Deno.test({
+  name: "refine: WebGPU reproduces the PyTorch twin (progic-t)",
+  ...GPU_TEST,
+  async fn() {
+    await checkRefineParity(webgpuBackend((await gpu())!), "webgpu");
+  },
+});
+
+/** Smooth gradients with a little detail: entropy coding leaves room under the fixed-length size. */
+const texture = (width: number, height: number) =>
+  synthetic(
+    width,
+    height,
+    (x, y) => (x > 40 && x < 56 && y > 20 && y < 40 ? ((x * y) % 7) * 30 : 60),
+  );
+
+Deno.test({
+  name: "refine: budgets, decoding, truncation and errors of refined streams",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const ctx = await gpu();
+    const c = await ProgicCodec.create(weights, ctx ? webgpuBackend(ctx) : cpuBackend());
+    // 80 positions: enough for the entropy-coded stages to leave room for some refinement.
+    const img = texture(160, 128), positions = 10 * 8;
+    const plain = await c.encode(img, { refine: 0 });
+    assertEquals([plain.stages, plain.refinementCodes], [5, 0]);
+    // The default fills up to the five stages' fixed-length size: 5 × 10 bits per position.
+    const auto = await c.encode(img);
+    assert(auto.refinementCodes > 0, "the default wrote no refinement");
+    const segments = readContainer(plain.bytes).segments.reduce((a, s) => a + s.length, 0);
+    const fixed = plain.bytes.length - segments + 5 * Math.ceil((positions * BITS) / 8);
+    assert(auto.bytes.length <= fixed, `${auto.bytes.length} bytes > the fixed-length ${fixed}`);
+    // A count per position; at most as many books as the model has.
+    const one = await c.encode(img, { refine: 1 });
+    assertEquals(one.refinementCodes, positions);
+    const all = await c.encode(img, { refine: weights.refine!.length });
+    assertEquals(all.refinementCodes, positions * weights.refine!.length);
+    // A rate or byte budget is filled and never exceeded.
+    const bpp = (plain.bytes.length + 40) * 8 / (160 * 128);
+    const r = await c.encode(img, { bpp });
+    assert(r.refinementCodes > 0 && r.bpp <= bpp, `bpp ${r.bpp} > ${bpp} or no refinement`);
+    const budget = await c.encode(img, { maxBytes: plain.bytes.length + 30 });
+    assert(budget.bytes.length <= plain.bytes.length + 30, "maxBytes exceeded");
+    assert(budget.refinementCodes > 0, "maxBytes left room for refinement but none was written");
+    // Decoding: refinement changes the image, only at all stages.
+    const d = await c.decode(one.bytes);
+    assertEquals([d.stages, d.refinementCodes, d.warning], [5, positions, undefined]);
+    const d0 = await c.decode(plain.bytes);
+    assert(d.image.data.some((v, i) => v !== d0.image.data[i]), "refinement changed nothing");
+    const d4 = await c.decode(one.bytes, { stages: 4 });
+    assertEquals([d4.stages, d4.refinementCodes], [4, 0]);
+    assertEquals(d4.image.data, (await c.decode(plain.bytes, { stages: 4 })).image.data);
+    // Cut after stage 5: the five stages decode, with a warning.
+    const ends = readContainer(one.bytes).segmentEnds;
+    const cut = await c.decode(one.bytes.slice(0, ends[4]));
+    assertEquals([cut.stages, cut.refinementCodes], [5, 0]);
+    assert(cut.warning?.includes("refinement"), cut.warning);
+    assertEquals(cut.image.data, d0.image.data);
+    // Cut inside it: strict decoding names it, best effort returns the five stages.
+    const mid = one.bytes.slice(0, ends[4] + 3);
+    await assertRejects(() => c.decode(mid), BitstreamError, "refinement");
+    const best = await c.decode(mid, { bestEffort: true });
+    assertEquals([best.stages, best.refinementCodes], [5, 0]);
+    // Weights without refinement books (same hash) cannot read it; bad options are refused.
+    const bare = await ProgicCodec.create({ ...weights, refine: undefined }, c.backend);
+    await assertRejects(() => bare.decode(one.bytes), BitstreamError, "refinement codebooks");
+    await assertRejects(() => bare.encode(img, { refine: 1 }), InvalidArgumentError);
+    assertEquals((await bare.encode(img)).refinementCodes, 0);
+    for (const bad of [-1, 5, Number.NaN]) {
+      await assertRejects(() => c.encode(img, { refine: bad }), InvalidArgumentError);
+    }
+    // Fewer stages than all: no refinement.
+    assertEquals((await c.encode(img, { stages: 4 })).refinementCodes, 0);
+  },
+});
