@@ -208,7 +208,12 @@ Deno.test({
     for (const bad of [-1, 5, Number.NaN]) {
       await assertRejects(() => c.encode(img, { refine: bad }), InvalidArgumentError);
     }
-    // Fewer stages than all: no refinement.
+    // Fewer stages than all: no refinement, and asking for some is refused.
     assertEquals((await c.encode(img, { stages: 4 })).refinementCodes, 0);
+    await assertRejects(
+      () => c.encode(img, { stages: 4, refine: 1 }),
+      InvalidArgumentError,
+      "follows all 5",
+    );
   },
 });

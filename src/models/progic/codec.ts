@@ -484,6 +484,11 @@ export class ProgicCodec {
           : `this model has no refinement codebooks: refine must be "auto" or 0, got ${refine}`,
       );
     }
+    if (typeof refine === "number" && refine > 0 && opts.stages !== undefined && opts.stages < n) {
+      throw new InvalidArgumentError(
+        `refinement follows all ${n} stages; got stages ${opts.stages} with refine ${refine}`,
+      );
+    }
     const search: Search = {
       beams: opts.beams,
       presmoothing: opts.presmoothing,
