@@ -17,7 +17,7 @@ import {
   refinementOf,
 } from "../src/models/progic/refine.ts";
 import { loadProgicWeights } from "../src/models/progic/weights.ts";
-import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows, rng } from "./assert.ts";
 import { compare, gpu, GPU_TEST, synthetic } from "./harness.ts";
 
 const root = new URL("../", import.meta.url);
@@ -77,6 +77,28 @@ Deno.test("refine: segments round-trip, and damaged ones give typed errors", () 
     }
   }
   assertThrows(() => encodeRefinement(refinementOf(order, 0, chain), BITS), InvalidArgumentError);
+  // Mutated sections (as a checksum-valid but doctored file would hold): a typed error, or depths
+  // and codes in range.
+  const good = encodeRefinement(refinementOf(order, 60, chain), BITS);
+  const rand = rng(17);
+  let rejected = 0;
+  for (let t = 0; t < 300; t++) {
+    const bad = good.slice(0, 1 + Math.floor(rand() * (good.length + 2)));
+    for (let k = 0; k < 1 + Math.floor(rand() * 3); k++) {
+      bad[Math.floor(rand() * bad.length)] = Math.floor(rand() * 256);
+    }
+    try {
+      const r = decodeRefinement(bad, 37, 4, BITS);
+      let total = 0;
+      r.depth.forEach((d) => (assert(d <= 4, `depth ${d}`), total += d));
+      assertEquals(r.codes.length, total);
+      r.codes.forEach((c) => assert(c >= 0 && c < K, `code ${c}`));
+    } catch (e) {
+      assert(e instanceof BitstreamError, `mutation ${t}: ${e}`);
+      rejected++;
+    }
+  }
+  assert(rejected > 200, `only ${rejected} of 300 mutations were rejected`);
 });
 
 /** The refinement search and the refined decode against the twin. */
