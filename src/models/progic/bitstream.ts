@@ -12,8 +12,7 @@
  * Version 2 (written when the model has an entropy model) adds a u8 whose bit s marks stage
  * s + 1 as rANS-coded; version 1 streams are all fixed-length. Version 3 (written when the stream
  * has a refinement section, refine.ts) adds a u8 after the mask: 1 when the last segment is the
- * refinement of the N stages before it, which a reader without it can drop (a stream cut inside
- * it decodes the N stages).
+ * refinement of the N stages before it (a stream cut before or inside it decodes the N stages).
  * @module
  */
 import { BitReader, BitWriter } from "../../coding/bits.ts";
