@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
 from losses import ms_ssim  # noqa: E402
-from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, beam_search, param_names, smooth_image  # noqa: E402
+from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, beam_search, param_names  # noqa: E402
 from refine import BOOKS as REFINE_BOOKS, REFINE_TENSOR, STORAGE_NOTE as REFINE_STORAGE_NOTE, auto_count, build as build_refine, depths, fill_order, refine_chain, refined_latent, section_bits  # noqa: E402
 from entropy import STORAGE_NOTE as ENTROPY_STORAGE_NOTE, TENSORS as ENTROPY_TENSORS, measure_tables, stage_bits, tables_of  # noqa: E402
 
@@ -216,12 +216,12 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
             if with_butteraugli:
                 write_ppm(ref, img)
             for s in stages + (["r"] if refined else []):
-                if s == "r":  # stage N's indices are still in idx
+                if s == "r":  # stage N's indices and bits are still in idx and bits
                     yhat = model.lookup(idx[:, None], N)[0].permute(1, 2, 0)
-                    rec, bits = refined_decode(model, y, yhat, idx, ch, cw, smoothing)
-                elif beams > 1:
-                    idx = beam_search(y, model.rvq.codebooks, beams, stages=s)
-                if s != "r":
+                    rec, bits = refined_decode(model, y, yhat, bits, ch, cw, smoothing)
+                else:
+                    if beams > 1:
+                        idx = beam_search(y, model.rvq.codebooks, beams, stages=s)
                     rec = model.decompress(idx, s, ch, cw, smoothing=smoothing)
                     bits = sum(stage_bits(idx, getattr(model, "entropy", None), k, model.K) for k in range(s))
                 q8 = torch.round(rec * 255.0).clamp(0, 255).to(torch.uint8).numpy()
@@ -244,25 +244,20 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
         [{"stage": N, "refined": True, **{k: round(acc["r"][k] / n, digits[k]) for k in keys}}] if refined else [])
 
 
-def refined_decode(model, y, yhat, idx, ch, cw, smoothing):
-    """-> (stage N plus the default refinement decoded [ch, cw, 3], its bits: the stages' and the
-    section's). The room is the fixed-length size of N stages less the stages' coded size."""
+def refined_decode(model, y, yhat, stage_total, ch, cw, smoothing):
+    """-> (stage N plus the default refinement decoded [ch, cw, 3], its bits: the N stages'
+    `stage_total` and the section's). The room is the fixed-length size of N stages less the
+    stages' coded size."""
     h, w, C = y.shape
     P = h * w
-    stage_total = sum(stage_bits(idx, getattr(model, "entropy", None), k, model.K) for k in range(model.N))
     room = model.N * 8 * math.ceil(P * math.log2(model.K) / 8) - stage_total
     codes, energy = refine_chain((y - yhat).reshape(-1, C), model.refine)
     order = fill_order(energy.numpy())
     m = auto_count(order, P, model.K, room)
-    if m == 0:
-        return model.decompress(idx, model.N, ch, cw, smoothing=smoothing), stage_total
     depth = depths(order, P, m)
     z = refined_latent(yhat.reshape(-1, C), model.refine, codes, depth).reshape(h, w, C).permute(2, 0, 1)[None]
-    x = model.decode(z, model.N, clamp=False)
-    if smoothing > 0:
-        x = smooth_image(x, smoothing)
-    rec = x.clamp(0.0, 1.0)[0, :, :ch, :cw].permute(1, 2, 0)
-    return rec, stage_total + math.ceil(section_bits(depth, model.K) / 8) * 8
+    rec = model.render(z, model.N, ch, cw, smoothing)
+    return rec, stage_total + (math.ceil(section_bits(depth, model.K) / 8) * 8 if m else 0)
 
 
 def load_checkpoint(config, path=None):

@@ -137,12 +137,11 @@ def main(argv=None):
         order = fill_order(energy32.double())  # from the stored values, so a reader can redo it
         budget = h * w
         z = refined_latent(yhat, model.refine, codes, depths(order, h * w, budget))
-        with torch.no_grad():
-            rec = model.decode(z.reshape(1, h, w, C).permute(0, 3, 1, 2), model.N, clamp=True)
+        rec = model.render(z.reshape(1, h, w, C).permute(0, 3, 1, 2), model.N, H, W)
         tens["refine_codes"] = codes.reshape(-1, h, w).numpy().astype(np.int32)
         tens["refine_energy"] = energy32.reshape(-1, h, w).numpy()
         tens["refine_order"] = order.astype(np.int32)
-        tens["refine_recon"] = rec[0, :, :H, :W].permute(1, 2, 0).numpy().astype(np.float32)
+        tens["refine_recon"] = rec.numpy().astype(np.float32)
     if model.entropy is not None:  # ideal rANS lengths under the file's tables
         tens["entropy_bits"] = np.array([code_bits(beam.numpy(), model.entropy, s)
                                          for s in range(model.N)], np.float32)

@@ -409,7 +409,12 @@ class ProGIC(nn.Module):
         post-filtered by `smooth_image` at `smoothing` (the codec's decoder uses
         export.DEFAULT_SMOOTHING) before clamping and cropping, as the TypeScript decoder does."""
         idx = torch.as_tensor(indices).to(self.rvq.codebooks.device)[:, None]
-        yhat = self.lookup(idx, stages)
+        return self.render(self.lookup(idx, stages), stages, H, W, smoothing)
+
+    @torch.no_grad()
+    def render(self, yhat, stages, H, W, smoothing=0.0):
+        """A quantized latent yhat [1, C2, h, w] -> image [H, W, 3] in [0, 1], decoded with the
+        stage-`stages` modulation, post-filtered, clamped and cropped as `decompress` does."""
         x = self.decode(yhat, stages, clamp=False)
         if smoothing > 0:
             x = smooth_image(x, smoothing)

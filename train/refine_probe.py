@@ -41,7 +41,6 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import list_images, load_rgb  # noqa: E402
 from export import DEFAULT_SMOOTHING, butteraugli, lanczos_resize, model_from_safetensors, write_ppm  # noqa: E402
-from progic import smooth_image  # noqa: E402
 from refine import five_stages, nearest, random_kmeans  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -181,8 +180,7 @@ def main(argv=None):
                     z = y.permute(2, 0, 1)[None]
                 else:
                     z = levels[torch.arange(h * w), depth].reshape(h, w, C).permute(2, 0, 1)[None]
-                rec = smooth_image(model.decode(z, model.N, clamp=False), DEFAULT_SMOOTHING)
-                rec = rec.clamp(0, 1)[0, :, :x.shape[0], :x.shape[1]].permute(1, 2, 0)
+                rec = model.render(z, model.N, x.shape[0], x.shape[1], DEFAULT_SMOOTHING)
                 q8 = lanczos_resize(torch.round(rec * 255).to(torch.uint8).numpy(), W, H)
                 write_ppm(dist, q8)
                 bmax, b3 = butteraugli(ref, dist)
