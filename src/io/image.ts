@@ -115,6 +115,11 @@ function decodePng(bytes: Uint8Array): ImageData8 {
     throw new ImageError(`PNG could not be decoded: ${(e as Error).message}`, { cause: e });
   }
   const px = png.width * png.height;
+  // fast-png returns 1/2/4-bit rows packed as stored (palette indices too); one sample per byte
+  // from here on.
+  const samples = png.depth < 8
+    ? unpackRows(png.data as Uint8Array, png.width, png.height, png.depth)
+    : png.data;
   let data: Uint8Array;
   let channels = png.channels;
   if (png.palette) {
@@ -122,21 +127,54 @@ function decodePng(bytes: Uint8Array): ImageData8 {
     const hasAlpha = pal.some((c) => c.length === 4);
     channels = hasAlpha ? 4 : 3;
     data = new Uint8Array(px * channels);
-    const idx = png.data;
     for (let i = 0; i < px; i++) {
-      const c = pal[idx[i]] ?? [0, 0, 0, 255];
+      const c = pal[samples[i]];
+      if (!c) {
+        throw new ImageError(`PNG palette has ${pal.length} entries; a pixel uses ${samples[i]}`);
+      }
       for (let k = 0; k < channels; k++) data[i * channels + k] = c[k] ?? 255;
     }
   } else if (png.depth === 16) {
-    data = Uint8Array.from(png.data as Uint16Array, (v) => Math.round(v / 257));
+    data = Uint8Array.from(samples as Uint16Array, (v) => Math.round(v / 257));
   } else if (png.depth === 8) {
-    data = png.data as Uint8Array;
+    data = samples as Uint8Array;
   } else {
-    // 1/2/4-bit grayscale: fast-png unpacks to one sample per pixel, scale to 8 bits.
     const max = (1 << png.depth) - 1;
-    data = Uint8Array.from(png.data as Uint8Array, (v) => Math.round((v * 255) / max));
+    data = Uint8Array.from(samples as Uint8Array, (v) => Math.round((v * 255) / max));
+  }
+  // A tRNS colour key (gray or RGB files) makes the pixels of exactly that colour transparent:
+  // carried as an alpha channel, so that they are refused or flattened like any other alpha.
+  const key = png.palette ? undefined : png.transparency;
+  if (key?.length && (channels === 1 || channels === 3)) {
+    const withAlpha = new Uint8Array(px * (channels + 1));
+    for (let i = 0; i < px; i++) {
+      let same = true;
+      for (let c = 0; c < channels; c++) {
+        withAlpha[i * (channels + 1) + c] = data[i * channels + c];
+        same &&= samples[i * channels + c] === key[c];
+      }
+      withAlpha[i * (channels + 1) + channels] = same ? 0 : 255;
+    }
+    data = withAlpha;
+    channels += 1;
   }
   return { width: png.width, height: png.height, data, channels: channels as 1 | 2 | 3 | 4 };
+}
+
+/** Packed 1/2/4-bit rows (most significant bits first, each row padded to a byte) -> a byte per
+ * sample. */
+function unpackRows(packed: Uint8Array, width: number, height: number, depth: number): Uint8Array {
+  const stride = Math.ceil((width * depth) / 8);
+  if (packed.length < stride * height) throw new ImageError("PNG image data is truncated");
+  const out = new Uint8Array(width * height);
+  const perByte = 8 / depth, mask = (1 << depth) - 1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const byte = packed[y * stride + Math.floor(x / perByte)];
+      out[y * width + x] = (byte >> (8 - depth * (1 + (x % perByte)))) & mask;
+    }
+  }
+  return out;
 }
 
 function decodeJpeg(bytes: Uint8Array): ImageData8 {
