@@ -3,8 +3,8 @@
  * (`deno run -A mod.ts encode in.png -o out.tsr`). Exit codes follow sysexits(3).
  * @module
  */
-import { decode, encode, inspect, loadModel, type Model } from "./src/api.ts";
-import { TesseraError } from "./src/errors.ts";
+import { decode, encode, inspect, loadModel, type Model, weightsUrl } from "./src/api.ts";
+import { TesseraError, WeightsError } from "./src/errors.ts";
 import { decodeImage, encodePng } from "./src/io/image.ts";
 import { VQ_MAX_BEAMS } from "./src/ops/vq.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -166,6 +166,38 @@ class CliError extends Error {
   }
 }
 
+function isFile(url: URL): Promise<boolean> {
+  return Deno.stat(url).then((f) => f.isFile, () => false);
+}
+
+/** Names of the weights files beside the code (those `--model` can load). */
+async function shippedModels(): Promise<string[]> {
+  const names: string[] = [];
+  const dir = new URL(".", weightsUrl("x"));
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile && e.name.endsWith(".safetensors")) names.push(e.name.slice(0, -12));
+  }
+  return names.sort();
+}
+
+/** Refuses an output path before any work is done: a folder, a file without --force, or a path in a
+ * folder that does not exist. `writeOutput` checks again (atomically) when it writes. */
+async function checkOutput(path: string, force: boolean): Promise<void> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) return; // writeOutput reports it
+    const folder = path.replace(/[\\/][^\\/]*$/, "") || "/";
+    if (folder !== path && !(await Deno.stat(folder).then((f) => f.isDirectory, () => false))) {
+      throw new CliError(EXIT.cantCreate, `cannot write ${path}: folder ${folder} does not exist`);
+    }
+    return;
+  }
+  if (stat.isDirectory) throw new CliError(EXIT.cantCreate, `${path} is a folder, not a file`);
+  if (!force) throw new CliError(EXIT.cantCreate, `${path} exists; pass --force to overwrite it`);
+}
+
 /** Writes via a temporary file, then links it into place: an existing file is never clobbered unless forced. */
 async function writeOutput(
   path: string | undefined,
@@ -224,6 +256,7 @@ export async function main(
     switch (a.cmd) {
       case "encode": {
         if (!a.output) throw new UsageError("missing -o <out.tsr>");
+        await checkOutput(a.output, force);
         const modes = ["--stages", "--bpp", "--max-bytes"].filter((k) => a.flags.has(k));
         if (modes.length > 1) throw new UsageError(`${modes.join(" and ")} cannot be combined`);
         const options = {
@@ -244,6 +277,13 @@ export async function main(
         const model: Model = await loadModel({
           name: a.flags.get("--model") as string | undefined,
           backend,
+        }).catch(async (e) => {
+          const name = a.flags.get("--model") as string | undefined;
+          if (!(e instanceof WeightsError) || !name || await isFile(weightsUrl(name))) throw e;
+          throw new WeightsError(
+            `no model "${name}"; shipped models: ${(await shippedModels()).join(", ")}`,
+            { cause: e },
+          );
         });
         progress?.(`${model.name} on ${model.adapter?.description ?? "CPU reference backend"}`);
         const r = await encode(img, { ...options, model });
@@ -263,6 +303,7 @@ export async function main(
       }
       case "decode": {
         if (!a.output) throw new UsageError("missing -o <out.png>");
+        await checkOutput(a.output, force);
         const stages = num(a.flags, "--stages", true);
         const smoothing = inRange(a.flags, "--smoothing", 0, 1, false);
         const src = await readInput(a.input, "input stream");

@@ -242,6 +242,20 @@ Deno.test({
       "nonexistent",
     );
     assertEquals(noModel.code, EXIT.unavailable, noModel.err);
+    assert(
+      noModel.err.includes("shipped models: ") && noModel.err.includes("progic-t"),
+      noModel.err,
+    );
+    // Output paths are refused before any work: a folder, a missing folder, an existing file.
+    const toFolder = await run("encode", `${dir}/in.png`, "-o", dir, ...MODEL);
+    assertEquals(toFolder.code, EXIT.cantCreate, toFolder.err);
+    assert(toFolder.err.includes("is a folder"), toFolder.err);
+    const nowhere = await run("encode", `${dir}/in.png`, "-o", `${dir}/no/x.tsr`, ...MODEL);
+    assertEquals(nowhere.code, EXIT.cantCreate, nowhere.err);
+    assert(nowhere.err.includes(`folder ${dir}/no does not exist`), nowhere.err);
+    // The existing output is refused even though the input is missing: no work was started.
+    const early = await run("decode", `${dir}/missing.tsr`, "-o", `${dir}/in.png`);
+    assertEquals(early.code, EXIT.cantCreate, early.err);
     await Deno.remove(dir, { recursive: true });
   },
 });
