@@ -2,6 +2,7 @@
 // tools/gen_image_vectors.py): every PNG layout a user may hand the CLI, decoded exactly; JPEG
 // within the rounding by which jpeg-js and libjpeg differ.
 import { decodeImage, type ImageData8, toRgb } from "../src/io/image.ts";
+import { jpegOrientation } from "../src/io/orientation.ts";
 import { ImageError } from "../src/errors.ts";
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 
@@ -38,7 +39,7 @@ Deno.test("image: every PNG layout decodes exactly as Pillow decodes it", () => 
   }
 });
 
-Deno.test("image: JPEG (4:2:0, 4:4:4, progressive, gray, CMYK) within libjpeg's rounding", () => {
+Deno.test("image: JPEG (4:2:0, 4:4:4, progressive, gray, CMYK, EXIF orientations) within libjpeg's rounding", () => {
   for (const name of names.filter((n) => n.endsWith(".jpg"))) {
     const e = expected[name];
     const img = decodeImage(read(name));
@@ -56,6 +57,26 @@ Deno.test("image: JPEG (4:2:0, 4:4:4, progressive, gray, CMYK) within libjpeg's 
       worst <= 4 && sum / want.length < 1,
       `${name}: ${worst} at most, ${sum / want.length} on average`,
     );
+  }
+});
+
+Deno.test("image: EXIF orientation is read from either byte order and never throws", () => {
+  assertEquals(jpegOrientation(read("orient6.jpg")), 6);
+  assertEquals(jpegOrientation(read("orient6_be.jpg")), 6);
+  assertEquals(jpegOrientation(read("baseline.jpg")), 1);
+  const full = read("orient8.jpg");
+  for (let n = 0; n < 200; n++) {
+    const o = jpegOrientation(full.subarray(0, n));
+    assert(o === 1 || (o === 8 && n > 40), `prefix of ${n} bytes: ${o}`);
+    const bent = full.slice();
+    bent[n] ^= 0xff;
+    const b = jpegOrientation(bent);
+    assert(Number.isInteger(b) && b >= 1 && b <= 8, `byte ${n} flipped: ${b}`);
+    try {
+      decodeImage(bent);
+    } catch (e) {
+      assert(e instanceof ImageError, `byte ${n} flipped: ${e}`);
+    }
   }
 });
 

@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Writes tests/data/images/: small PNG and JPEG files in the layouts a user may hand the CLI
-(1/2/4/8/16-bit gray, 2/4/8-bit palette, gray+alpha, RGB, RGBA, 16-bit RGB, tRNS colour keys, progressive, CMYK and
-gray JPEG) and `expected.json`, Pillow's decoding of each to 8-bit RGB (or RGBA where the file has
-alpha; for the files written by hand, the samples they were written from, scaled to 8 bits): the
-independent reference for src/io/image.ts (tests/image_test.ts). Widths are odd and
-not multiples of 8, so packed rows of 1/2/4-bit files end mid-byte. Pillow's JPEG decoder (libjpeg)
-and jpeg-js differ in rounding and in 4:2:0 chroma upsampling, so the test allows a small
-difference there.
+(1/2/4/8/16-bit gray, 2/4/8-bit palette, gray+alpha, RGB, RGBA, 16-bit RGB, tRNS colour keys;
+baseline 4:2:0 and 4:4:4, progressive, gray and CMYK JPEG, EXIF orientations 2-8) and
+`expected.json`, Pillow's decoding of each to 8-bit RGB (RGBA where the file has alpha; JPEGs
+turned upright by `ImageOps.exif_transpose`; for the files written by hand, the samples they were
+written from, scaled to 8 bits): the independent reference for src/io/image.ts
+(tests/image_test.ts). Widths are odd and not multiples of 8, so packed rows of 1/2/4-bit files end
+mid-byte. Pillow's JPEG decoder (libjpeg) and jpeg-js differ in rounding and in 4:2:0 chroma
+upsampling, so the test allows a small difference there.
 Run with Debian's Python (python3-pil):  /usr/bin/python3 tools/gen_image_vectors.py
 """
 import base64
@@ -16,7 +17,7 @@ import struct
 import zlib
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "images")
 W, H = 13, 6
@@ -63,6 +64,12 @@ def raw_png(path, samples, depth, color_type):
                 + chunk(b"IEND", b""))
 
 
+def big_endian_exif(orientation):
+    """An EXIF block ("Exif\\0\\0" + a Motorola-order TIFF with one IFD0 entry) for orientation."""
+    entry = struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0)
+    return b"Exif\0\0" + b"MM" + struct.pack(">HI", 42, 8) + struct.pack(">H", 1) + entry + struct.pack(">I", 0)
+
+
 def cases():
     yield "gray1.png", Image.fromarray(np.where(gray > 127, 255, 0).astype(np.uint8)).convert("1"), {}
     for bits in (2, 4):
@@ -86,6 +93,13 @@ def cases():
     yield "progressive.jpg", Image.fromarray(smooth), {"progressive": True, "quality": 95}
     yield "gray.jpg", Image.fromarray(smooth[..., 0], "L"), {"quality": 95}
     yield "cmyk.jpg", Image.fromarray(smooth).convert("CMYK"), {"quality": 95}
+    # EXIF orientations 2…8 (Pillow writes little-endian TIFF), one big-endian block written by
+    # hand; expected: Pillow's exif_transpose.
+    for o in range(2, 9):
+        exif = Image.Exif()
+        exif[0x0112] = o
+        yield f"orient{o}.jpg", Image.fromarray(smooth), {"quality": 95, "subsampling": 0, "exif": exif.tobytes()}
+    yield "orient6_be.jpg", Image.fromarray(smooth), {"quality": 95, "subsampling": 0, "exif": big_endian_exif(6)}
 
 
 def main():
@@ -99,10 +113,10 @@ def main():
             data = data[..., None].repeat(3, -1) if data.ndim == 2 else data
         else:
             im.save(path, **opts)
-            back = Image.open(path)
+            back = ImageOps.exif_transpose(Image.open(path))
             mode = "RGBA" if ("A" in back.mode or "transparency" in back.info) else "RGB"
             data = np.asarray(back.convert(mode))
-        expected[name] = {"width": W, "height": H, "channels": data.shape[-1],
+        expected[name] = {"width": data.shape[1], "height": data.shape[0], "channels": data.shape[-1],
                           "data": base64.b64encode(np.ascontiguousarray(data).tobytes()).decode()}
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1)

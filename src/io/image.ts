@@ -7,6 +7,7 @@
 import { decode as decodePngRaw, encode as encodePngRaw } from "fast-png";
 import jpeg from "jpeg-js";
 import { ImageError } from "../errors.ts";
+import { applyOrientation, jpegOrientation } from "./orientation.ts";
 
 /** An 8-bit image with 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) interleaved channels. */
 export interface ImageData8 {
@@ -93,12 +94,13 @@ function isJpeg(b: Uint8Array): boolean {
 }
 
 /**
- * Decodes PNG or JPEG bytes (sniffed from the content, not a file name).
+ * Decodes PNG or JPEG bytes (sniffed from the content, not a file name). A JPEG's EXIF orientation
+ * is applied, so the image is upright as viewers show it.
  * @throws {ImageError} for other formats, corrupt files or images above {@link MAX_PIXELS}
  */
 export function decodeImage(bytes: Uint8Array): ImageData8 {
   if (isPng(bytes)) return decodePng(bytes);
-  if (isJpeg(bytes)) return decodeJpeg(bytes);
+  if (isJpeg(bytes)) return applyOrientation(decodeJpeg(bytes), jpegOrientation(bytes));
   throw new ImageError("unsupported image format: expected PNG or JPEG");
 }
 
