@@ -33,9 +33,10 @@ export {
   type Model,
   type StreamInfo,
 } from "./src/api.ts";
-export type { ImageData8, RgbImage } from "./src/io/image.ts";
+export type { AlphaOptions, ImageData8, RgbImage } from "./src/io/image.ts";
 export { decodeImage, encodePng } from "./src/io/image.ts";
-export type { AdapterReport } from "./src/graph/device.ts";
+export type { AdapterReport, GpuContext } from "./src/graph/device.ts";
+export type { DeviceCaps } from "./src/ops/op.ts";
 export type { ProgicConfig } from "./src/models/progic/config.ts";
 export {
   BitstreamError,

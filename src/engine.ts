@@ -17,17 +17,18 @@
  */
 export type { Backend, Executable, ExecutableStats } from "./graph/backend.ts";
 export { cpuBackend } from "./graph/cpu_backend.ts";
+export { TesseraError, type TesseraErrorCode } from "./errors.ts";
 export {
   acquireGpu,
   type AcquireOptions,
   type AdapterReport,
   type GpuContext,
 } from "./graph/device.ts";
-export { type Graph, GraphBuilder, type Node, type Value } from "./graph/graph.ts";
+export { type Graph, GraphBuilder, type Node, type Value, type ValueKind } from "./graph/graph.ts";
 export { type MemoryPlan, planMemory } from "./graph/plan.ts";
 export type { DType, HostArray, TensorSpec } from "./graph/tensor.ts";
 export { webgpuBackend } from "./graph/webgpu_backend.ts";
-export type { DeviceCaps, GpuPlan, KernelLaunch, OpDef } from "./ops/op.ts";
+export type { Binding, BindingRef, DeviceCaps, GpuPlan, KernelLaunch, OpDef } from "./ops/op.ts";
 export type { Activation, Epilogue } from "./ops/epilogue.ts";
 export { matmul, type MatmulAttrs } from "./ops/matmul.ts";
 export { conv2d, type Conv2dAttrs, weightsFromTorch } from "./ops/conv2d.ts";
@@ -40,7 +41,7 @@ export {
   type GateAttrs,
 } from "./ops/elementwise.ts";
 export { attention, type AttentionAttrs } from "./ops/attention.ts";
-export { softmax } from "./ops/softmax.ts";
+export { softmax, type SoftmaxAttrs } from "./ops/softmax.ts";
 export { layerNorm, type LayerNormAttrs } from "./ops/layer_norm.ts";
 export { groupNorm, type GroupNormAttrs } from "./ops/group_norm.ts";
 export { reduce, type ReduceAttrs } from "./ops/reduce.ts";
@@ -50,4 +51,4 @@ export {
   windowReverse,
   type WindowReverseAttrs,
 } from "./ops/window.ts";
-export { vqSearch } from "./ops/vq.ts";
+export { type NoAttrs, vqSearch } from "./ops/vq.ts";

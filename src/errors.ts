@@ -32,6 +32,7 @@ export class TesseraError extends Error {
   readonly code: TesseraErrorCode;
 
   /**
+   * Creates a TesseraError.
    * @param code machine-readable kind
    * @param message sentence a user can act on
    * @param options standard `ErrorOptions` (e.g. `cause`)
@@ -45,7 +46,10 @@ export class TesseraError extends Error {
 
 /** WebGPU is missing from the runtime, or no adapter/device could be obtained. */
 export class WebGpuUnavailableError extends TesseraError {
-  /** @param message what is missing and what to install or enable */
+  /**
+   * Creates a WebGpuUnavailableError.
+   * @param message what is missing and what to install or enable
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("WEBGPU_UNAVAILABLE", message, options);
   }
@@ -53,7 +57,10 @@ export class WebGpuUnavailableError extends TesseraError {
 
 /** A request exceeds what the adapter supports (binding size, workgroups, memory). */
 export class DeviceLimitError extends TesseraError {
-  /** @param message which limit, the requested value and the adapter's maximum */
+  /**
+   * Creates a DeviceLimitError.
+   * @param message which limit, the requested value and the adapter's maximum
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("DEVICE_LIMIT", message, options);
   }
@@ -61,7 +68,10 @@ export class DeviceLimitError extends TesseraError {
 
 /** Tensor shapes or attributes are inconsistent; the message names the op. */
 export class ShapeError extends TesseraError {
-  /** @param message the op, the offending shapes and what was expected */
+  /**
+   * Creates a ShapeError.
+   * @param message the op, the offending shapes and what was expected
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("SHAPE", message, options);
   }
@@ -69,7 +79,10 @@ export class ShapeError extends TesseraError {
 
 /** A graph was built or run incorrectly (unknown input, wrong dtype, used after dispose). */
 export class GraphError extends TesseraError {
-  /** @param message what was wrong with the graph or its use */
+  /**
+   * Creates a GraphError.
+   * @param message what was wrong with the graph or its use
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("GRAPH", message, options);
   }
@@ -78,6 +91,7 @@ export class GraphError extends TesseraError {
 /** Bytes that should be a Tessera stream are malformed. */
 export class BitstreamError extends TesseraError {
   /**
+   * Creates a BitstreamError.
    * @param message what is malformed and where
    * @param code a more specific kind (truncation, checksum) when known
    */
@@ -92,7 +106,10 @@ export class BitstreamError extends TesseraError {
 
 /** A stream was produced by a different model or weights than the decoder has. */
 export class ModelMismatchError extends TesseraError {
-  /** @param message which model/weights the stream needs and which are loaded */
+  /**
+   * Creates a ModelMismatchError.
+   * @param message which model/weights the stream needs and which are loaded
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("MODEL_MISMATCH", message, options);
   }
@@ -100,7 +117,10 @@ export class ModelMismatchError extends TesseraError {
 
 /** An argument is out of range or of the wrong kind. */
 export class InvalidArgumentError extends TesseraError {
-  /** @param message the argument, its value and the accepted range */
+  /**
+   * Creates a InvalidArgumentError.
+   * @param message the argument, its value and the accepted range
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("INVALID_ARGUMENT", message, options);
   }
@@ -108,7 +128,10 @@ export class InvalidArgumentError extends TesseraError {
 
 /** An input image cannot be used (unsupported format, channels, or size). */
 export class ImageError extends TesseraError {
-  /** @param message what is unsupported about the image */
+  /**
+   * Creates a ImageError.
+   * @param message what is unsupported about the image
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("IMAGE", message, options);
   }
@@ -116,7 +139,10 @@ export class ImageError extends TesseraError {
 
 /** Weights are missing, malformed, or do not match the model's configuration. */
 export class WeightsError extends TesseraError {
-  /** @param message which tensor or file is wrong and how */
+  /**
+   * Creates a WeightsError.
+   * @param message which tensor or file is wrong and how
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("WEIGHTS", message, options);
   }
