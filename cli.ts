@@ -30,6 +30,7 @@ Usage:
                  [--cpu]
   tessera info <in.tsr>
 
+  A path "-" is standard input (the image or stream) or standard output (-o -).
   --stages K      progressive stages to write / decode (1…5; each adds ≤ 0.039 bpp)
   --bpp X         the most stages whose rate stays within X bits per pixel
   --max-bytes N   fit the whole file in N bytes, downscaling when needed
@@ -150,6 +151,12 @@ function colour(v: string | true | undefined): [number, number, number] | undefi
 
 async function readInput(path: string | undefined, what: string): Promise<Uint8Array> {
   if (!path) throw new UsageError(`missing ${what} file`);
+  if (path === STDIO) {
+    if (Deno.stdin.isTerminal()) throw new UsageError(`${what} "-" reads a pipe, not a terminal`);
+    const bytes = new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+    if (bytes.length === 0) throw new CliError(EXIT.noInput, `no ${what} on standard input`);
+    return bytes;
+  }
   try {
     return await Deno.readFile(path);
   } catch (e) {
@@ -159,6 +166,9 @@ async function readInput(path: string | undefined, what: string): Promise<Uint8A
     throw new CliError(EXIT.noInput, `${path}: ${(e as Error).message}`);
   }
 }
+
+/** The path that means standard input (as the input) or standard output (as `-o`). */
+const STDIO = "-";
 
 class CliError extends Error {
   constructor(readonly exit: number, message: string) {
@@ -183,6 +193,12 @@ async function shippedModels(): Promise<string[]> {
 /** Refuses an output path before any work is done: a folder, a file without --force, or a path in a
  * folder that does not exist. `writeOutput` checks again (atomically) when it writes. */
 async function checkOutput(path: string, force: boolean): Promise<void> {
+  if (path === STDIO) {
+    if (Deno.stdout.isTerminal()) {
+      throw new UsageError("-o - writes binary data to a pipe or file, not to a terminal");
+    }
+    return;
+  }
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(path);
@@ -205,6 +221,12 @@ async function writeOutput(
   force: boolean,
 ): Promise<void> {
   if (!path) throw new UsageError("missing -o <output>");
+  if (path === STDIO) {
+    const w = Deno.stdout.writable.getWriter();
+    await w.write(data);
+    w.releaseLock();
+    return;
+  }
   const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   try {
     await Deno.writeFile(tmp, data, { createNew: true });
@@ -251,6 +273,8 @@ export async function main(
     const progress = Deno.stderr.isTerminal() && !a.flags.has("--quiet")
       ? (m: string) => log(`… ${m}`)
       : undefined;
+    // With the data on standard output, the statistics go to standard error.
+    const stats = a.output === STDIO ? log : out;
     const backend = a.flags.has("--cpu") ? "cpu" as const : "webgpu" as const;
     const force = a.flags.has("--force");
     switch (a.cmd) {
@@ -291,8 +315,10 @@ export async function main(
         const scaled = r.codedWidth !== img.width || r.codedHeight !== img.height
           ? `, coded at ${r.codedWidth}×${r.codedHeight}`
           : "";
-        out(
-          `${a.output}: ${fmtBytes(r.bytes.length)}, ${r.bpp.toFixed(4)} bpp, ${r.stages} stage(s)${
+        stats(
+          `${a.output === STDIO ? "(standard output)" : a.output}: ${fmtBytes(r.bytes.length)}, ${
+            r.bpp.toFixed(4)
+          } bpp, ${r.stages} stage(s)${
             r.refinementCodes ? ` + ${r.refinementCodes} refinement codes` : ""
           }${scaled}, ` +
             `${img.width}×${img.height}, model ${r.model}, ${
@@ -318,8 +344,10 @@ export async function main(
         });
         if (r.warning) log(`warning: ${r.warning}`);
         await writeOutput(a.output, encodePng(r.image), force);
-        out(
-          `${a.output}: ${r.image.width}×${r.image.height}, ${r.stages} of ${r.stagesWritten} stage(s)${
+        stats(
+          `${
+            a.output === STDIO ? "(standard output)" : a.output
+          }: ${r.image.width}×${r.image.height}, ${r.stages} of ${r.stagesWritten} stage(s)${
             r.refinementCodes ? ` + ${r.refinementCodes} refinement codes` : ""
           }, ` +
             `${((performance.now() - t0) / 1000).toFixed(2)} s`,

@@ -259,3 +259,49 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "cli: '-' reads standard input and writes standard output (statistics to stderr)",
+  ...OPTS,
+  async fn() {
+    const pipe = async (args: string[], input: Uint8Array) => {
+      const p = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("../mod.ts", import.meta.url).pathname, ...args],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = p.stdin.getWriter();
+      await w.write(input);
+      await w.close();
+      const r = await p.output();
+      return { code: r.code, out: r.stdout, err: new TextDecoder().decode(r.stderr) };
+    };
+    const png = gradient(40, 24);
+    const enc = await pipe(["encode", "-", "-o", "-", "--stages", "2", ...MODEL], png);
+    assertEquals(enc.code, EXIT.ok, enc.err);
+    assert(enc.err.includes("(standard output):") && enc.err.includes("2 stage(s)"), enc.err);
+    assertEquals(String.fromCharCode(...enc.out.subarray(0, 3)), "TSR");
+    // The same stream as through files.
+    const dir = await Deno.makeTempDir();
+    await Deno.writeFile(`${dir}/in.png`, png);
+    const file = await run(
+      "encode",
+      `${dir}/in.png`,
+      "-o",
+      `${dir}/f.tsr`,
+      "--stages",
+      "2",
+      ...MODEL,
+    );
+    assertEquals(file.code, EXIT.ok, file.err);
+    assertEquals(enc.out, await Deno.readFile(`${dir}/f.tsr`));
+    const dec = await pipe(["decode", "-", "-o", "-", ...(HAS_GPU ? [] : ["--cpu"])], enc.out);
+    assertEquals(dec.code, EXIT.ok, dec.err);
+    const img = decodeImage(dec.out);
+    assertEquals([img.width, img.height], [40, 24]);
+    const empty = await pipe(["info", "-"], new Uint8Array(0));
+    assertEquals(empty.code, EXIT.noInput, empty.err);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
