@@ -31,6 +31,7 @@ Usage:
   tessera info <in.tsr>
 
   A path "-" is standard input (the image or stream) or standard output (-o -).
+
   --stages K      progressive stages to write / decode (1…5; each adds ≤ 0.039 bpp)
   --bpp X         the most stages whose rate stays within X bits per pixel
   --max-bytes N   fit the whole file in N bytes, downscaling when needed
