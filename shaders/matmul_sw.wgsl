@@ -1,8 +1,11 @@
 // C[b, m, n] = Σ_k A[b, m, k] · B[b, k, n], then the fused epilogue, for software adapters
 // (llvmpipe, SwiftShader). K and N multiples of 4. There each WGSL load is a gather across the
-// SIMD lanes and costs far more than an FMA, so each thread owns a large 16-row × 4-vec4 block:
-// per 4 steps of K it loads 16 vec4s of B and 16 of A for 256 vec4 FMAs. Measured on llvmpipe:
+// SIMD lanes and costs far more than an FMA, so each thread owns a large 32-row × 2-vec4 block:
+// per 4 steps of K it loads 8 vec4s of B and 32 of A for 256 vec4 FMAs. Measured on llvmpipe:
 // 2.1–2.3× faster than the 8 × 1 block of matmul.wgsl, which suits GPUs (this block would spill).
+// 32 × 2 rather than 16 × 4 (same work per thread): a workgroup then spans 128 columns, not 256,
+// so the N = 256 matmuls of the codec's blocks get two workgroup columns; on lavapipe the engine
+// benchmark's codec graph took 3153 ms against 3844 (the GEMMs alike), bench/RESULTS.md.
 
 struct Params {
   M: u32,
@@ -18,8 +21,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> C: array<vec4<f32>>;
 @group(0) @binding(15) var<uniform> p: Params;
 
-const TM: u32 = 16u;
-const TN: u32 = 4u;
+const TM: u32 = 32u;
+const TN: u32 = 2u;
 
 @compute @workgroup_size(16, 8, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -41,7 +44,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var acc = array<vec4<f32>, 64>(); // TM × TN
   var bi = gid.z * p.strideB;
   for (var k = 0u; k < k4; k++) {
-    var b = array<vec4<f32>, 16>(); // 4 rows of B × TN
+    var b = array<vec4<f32>, 8>(); // 4 rows of B × TN
     for (var c = 0u; c < TN; c++) {
       for (var j = 0u; j < 4u; j++) {
         b[j * TN + c] = B[bi + j * n4 + cols[c]];

@@ -105,7 +105,7 @@ export const matmul: OpDef<MatmulAttrs> = {
     const [code, label, tm, tn] = !vec4
       ? [KERNEL_SCALAR, "matmul_scalar", 4, 1]
       : caps.software
-      ? [KERNEL_SW, "matmul_sw", 16, 4]
+      ? [KERNEL_SW, "matmul_sw", 32, 2]
       : [KERNEL_VEC4, "matmul", 8, 1];
     return {
       launches: [{
