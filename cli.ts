@@ -276,6 +276,7 @@ export async function main(
       : undefined;
     // With the data on standard output, the statistics go to standard error.
     const stats = a.output === STDIO ? log : out;
+    const shownOutput = a.output === STDIO ? "(standard output)" : a.output;
     const backend = a.flags.has("--cpu") ? "cpu" as const : "webgpu" as const;
     const force = a.flags.has("--force");
     switch (a.cmd) {
@@ -317,7 +318,7 @@ export async function main(
           ? `, coded at ${r.codedWidth}×${r.codedHeight}`
           : "";
         stats(
-          `${a.output === STDIO ? "(standard output)" : a.output}: ${fmtBytes(r.bytes.length)}, ${
+          `${shownOutput}: ${fmtBytes(r.bytes.length)}, ${
             r.bpp.toFixed(4)
           } bpp, ${r.stages} stage(s)${
             r.refinementCodes ? ` + ${r.refinementCodes} refinement codes` : ""
@@ -346,9 +347,7 @@ export async function main(
         if (r.warning) log(`warning: ${r.warning}`);
         await writeOutput(a.output, encodePng(r.image), force);
         stats(
-          `${
-            a.output === STDIO ? "(standard output)" : a.output
-          }: ${r.image.width}×${r.image.height}, ${r.stages} of ${r.stagesWritten} stage(s)${
+          `${shownOutput}: ${r.image.width}×${r.image.height}, ${r.stages} of ${r.stagesWritten} stage(s)${
             r.refinementCodes ? ` + ${r.refinementCodes} refinement codes` : ""
           }, ` +
             `${((performance.now() - t0) / 1000).toFixed(2)} s`,

@@ -70,52 +70,65 @@ def big_endian_exif(orientation):
     return b"Exif\0\0" + b"MM" + struct.pack(">HI", 42, 8) + struct.pack(">H", 1) + entry + struct.pack(">I", 0)
 
 
+def pillow(im, **opts):
+    """A case Pillow writes (`save` options); its expected pixels are Pillow's reading of the file."""
+    return (lambda path: im.save(path, **opts)), None
+
+
+def by_hand(samples, depth, color_type, expected):
+    """A case written by `raw_png`; its expected pixels are the samples scaled to 8 bits."""
+    expected = expected.astype(np.uint8)
+    return (lambda path: raw_png(path, samples, depth, color_type)), (
+        expected[..., None].repeat(3, -1) if expected.ndim == 2 else expected)
+
+
 def cases():
-    yield "gray1.png", Image.fromarray(np.where(gray > 127, 255, 0).astype(np.uint8)).convert("1"), {}
+    """-> (file name, (writer of that file, expected 8-bit pixels or None: Pillow reads them back))."""
+    yield "gray1.png", pillow(Image.fromarray(np.where(gray > 127, 255, 0).astype(np.uint8)).convert("1"))
     for bits in (2, 4):
         levels = (gray >> (8 - bits)).astype(np.float64)
-        yield f"gray{bits}.png", (levels.astype(np.uint8), bits, 0), np.round(levels * 255 / ((1 << bits) - 1))
-    yield "gray8.png", Image.fromarray(gray, "L"), {}
+        yield f"gray{bits}.png", by_hand(levels.astype(np.uint8), bits, 0, np.round(levels * 255 / ((1 << bits) - 1)))
+    yield "gray8.png", pillow(Image.fromarray(gray, "L"))
     gray16 = gray.astype(np.uint16) * 257 + (x * 61).astype(np.uint16)
-    yield "gray16.png", (gray16, 16, 0), np.round(gray16 / 257)
+    yield "gray16.png", by_hand(gray16, 16, 0, np.round(gray16 / 257))
     for bits in (2, 4, 8):
-        yield f"palette{bits}.png", palette_image(bits), {"bits": bits}
-    yield "gray_alpha.png", Image.fromarray(np.dstack([gray, alpha]), "LA"), {}
-    yield "rgb.png", Image.fromarray(rgb), {}
+        yield f"palette{bits}.png", pillow(palette_image(bits), bits=bits)
+    yield "gray_alpha.png", pillow(Image.fromarray(np.dstack([gray, alpha]), "LA"))
+    yield "rgb.png", pillow(Image.fromarray(rgb))
     rgb16 = rgb.astype(np.uint16) * 257 + (x * 61 + y * 7).astype(np.uint16)[..., None]
-    yield "rgb16.png", (rgb16, 16, 2), np.round(rgb16 / 257)
-    yield "rgba.png", Image.fromarray(np.dstack([rgb, alpha])), {}
+    yield "rgb16.png", by_hand(rgb16, 16, 2, np.round(rgb16 / 257))
+    yield "rgba.png", pillow(Image.fromarray(np.dstack([rgb, alpha])))
     # tRNS colour keys: the pixels of exactly that colour are transparent.
-    yield "gray_key.png", Image.fromarray(gray, "L"), {"transparency": int(gray[2, 3])}
-    yield "rgb_key.png", Image.fromarray(rgb), {"transparency": tuple(int(v) for v in rgb[1, 4])}
-    yield "baseline.jpg", Image.fromarray(smooth), {"quality": 95}
-    yield "baseline444.jpg", Image.fromarray(smooth), {"quality": 95, "subsampling": 0}
-    yield "progressive.jpg", Image.fromarray(smooth), {"progressive": True, "quality": 95}
-    yield "gray.jpg", Image.fromarray(smooth[..., 0], "L"), {"quality": 95}
-    yield "cmyk.jpg", Image.fromarray(smooth).convert("CMYK"), {"quality": 95}
+    yield "gray_key.png", pillow(Image.fromarray(gray, "L"), transparency=int(gray[2, 3]))
+    yield "rgb_key.png", pillow(Image.fromarray(rgb), transparency=tuple(int(v) for v in rgb[1, 4]))
+    yield "baseline.jpg", pillow(Image.fromarray(smooth), quality=95)
+    yield "baseline444.jpg", pillow(Image.fromarray(smooth), quality=95, subsampling=0)
+    yield "progressive.jpg", pillow(Image.fromarray(smooth), progressive=True, quality=95)
+    yield "gray.jpg", pillow(Image.fromarray(smooth[..., 0], "L"), quality=95)
+    yield "cmyk.jpg", pillow(Image.fromarray(smooth).convert("CMYK"), quality=95)
     # EXIF orientations 2…8 (Pillow writes little-endian TIFF), one big-endian block written by
     # hand; expected: Pillow's exif_transpose.
     for o in range(2, 9):
         exif = Image.Exif()
         exif[0x0112] = o
-        yield f"orient{o}.jpg", Image.fromarray(smooth), {"quality": 95, "subsampling": 0, "exif": exif.tobytes()}
-    yield "orient6_be.jpg", Image.fromarray(smooth), {"quality": 95, "subsampling": 0, "exif": big_endian_exif(6)}
+        yield f"orient{o}.jpg", pillow(Image.fromarray(smooth), quality=95, subsampling=0, exif=exif.tobytes())
+    yield "orient6_be.jpg", pillow(Image.fromarray(smooth), quality=95, subsampling=0, exif=big_endian_exif(6))
+
+
+def read_back(path):
+    """Pillow's 8-bit RGB (RGBA where the file has alpha) of a file, turned upright."""
+    back = ImageOps.exif_transpose(Image.open(path))
+    mode = "RGBA" if ("A" in back.mode or "transparency" in back.info) else "RGB"
+    return np.asarray(back.convert(mode))
 
 
 def main():
     os.makedirs(OUT, exist_ok=True)
     expected = {}
-    for name, im, opts in cases():
+    for name, (write, known) in cases():
         path = os.path.join(OUT, name)
-        if isinstance(im, tuple):  # written by hand; opts holds the expected samples
-            raw_png(path, *im)
-            data = opts.astype(np.uint8)
-            data = data[..., None].repeat(3, -1) if data.ndim == 2 else data
-        else:
-            im.save(path, **opts)
-            back = ImageOps.exif_transpose(Image.open(path))
-            mode = "RGBA" if ("A" in back.mode or "transparency" in back.info) else "RGB"
-            data = np.asarray(back.convert(mode))
+        write(path)
+        data = read_back(path) if known is None else known
         expected[name] = {"width": data.shape[1], "height": data.shape[0], "channels": data.shape[-1],
                           "data": base64.b64encode(np.ascontiguousarray(data).tobytes()).decode()}
     with open(os.path.join(OUT, "expected.json"), "w") as f:
