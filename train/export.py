@@ -39,10 +39,11 @@ from PIL import Image
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ckpt  # noqa: E402
 import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
 from losses import ms_ssim  # noqa: E402
-from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, beam_search, param_names  # noqa: E402
+from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, beam_search, is_f32_kept, param_names  # noqa: E402
 from refine import BOOKS as REFINE_BOOKS, REFINE_TENSOR, STORAGE_NOTE as REFINE_STORAGE_NOTE, auto_count, build as build_refine, depths, fill_order, refine_chain, refined_latent, section_bits  # noqa: E402
 from entropy import STORAGE_NOTE as ENTROPY_STORAGE_NOTE, TENSORS as ENTROPY_TENSORS, measure_tables, stage_bits, tables_of  # noqa: E402
 
@@ -82,10 +83,6 @@ def codec_input(img, fit="auto"):
     H, W = img.shape[:2]
     ch, cw = (fit_to_grid(H), fit_to_grid(W)) if fit == "auto" else (H, W)
     return torch.from_numpy(lanczos_resize(img, cw, ch).copy()).float() / 255.0
-
-
-def is_f32_kept(name):
-    return name == "rvq.codebooks" or ".mod_dc." in name or ".mod_ffn." in name
 
 
 def export_tensors(model, dtype="f16", keep_f32=True):
@@ -265,7 +262,7 @@ def load_checkpoint(config, path=None):
     cands = [path] if path else [os.path.join(run, "ckpt.pt"), os.path.join(run, "resume.pt")]
     for p in cands:
         if p and os.path.exists(p):
-            ck = torch.load(p, map_location="cpu")
+            ck = ckpt.load(p)
             if ck["cfg"] != CONFIGS[config]:
                 raise SystemExit(f"{p}: cfg {ck['cfg']} != CONFIGS[{config}] {CONFIGS[config]}")
             model = ProGIC(config)

@@ -485,6 +485,12 @@ def param_names(model):
     return [n for n in model.state_dict().keys() if n not in TRAIN_ONLY_BUFFERS]
 
 
+def is_f32_kept(name):
+    """Tensors that stay F32 when weights are stored as F16: the codebooks (nearest-code search
+    resolves near-ties) and the per-stage modulation (scale + bias added at every stage)."""
+    return name == "rvq.codebooks" or ".mod_dc." in name or ".mod_ffn." in name
+
+
 def count_params(model):
     sd = {n: t for n, t in model.state_dict().items() if n not in TRAIN_ONLY_BUFFERS}
     tot = sum(t.numel() for t in sd.values())

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ckpt  # noqa: E402
 import st_io  # noqa: E402
 from data import list_images  # noqa: E402
 from losses import err_per_sample, peak_err_per_sample  # noqa: E402
@@ -383,7 +384,21 @@ def main():
         assert d5["step"] == 5
         spans = [(h["from_step"], h["to_step"]) for h in d5["history"]]
         assert spans == [(0, 2), (2, 4), (4, 5)], spans
-        ok(f"resume: ckpt.pt continues (--until 2, then 2 steps, vs 4 fresh from a --data copy: max diff {diff:.1e}); slim resume.pt works; history {spans} "
+        # --slim-f16: conv weights F16 (export's rule), codebooks / EMA counts / modulation F32,
+        # and a slim resume from it starts from exactly those values widened
+        run3 = os.path.join(tmp, "run3")
+        with contextlib.redirect_stdout(io.StringIO()):
+            tr.main([a if a != run else run3 for a in common] + ["--steps", "2", "--fresh", "--slim-f16"])
+        s16 = ckpt.load(os.path.join(run3, "resume.pt"))["model"]
+        f32 = ckpt.load(os.path.join(run3, "ckpt.pt"))["model"]
+        assert s16["enc.down.weight"].dtype == torch.float16
+        assert s16["rvq.codebooks"].dtype == s16["rvq.ema_count"].dtype == torch.float32
+        assert s16["dec.tail.mod_dc.scale"].dtype == torch.float32
+        assert torch.equal(s16["enc.down.weight"].float(), f32["enc.down.weight"].half().float())
+        m16 = ProGIC("progic-test")
+        tr.load_model_state(m16, s16)
+        assert torch.equal(m16.state_dict()["enc.down.weight"], s16["enc.down.weight"].float())
+        ok(f"resume: ckpt.pt continues (--until 2, then 2 steps, vs 4 fresh from a --data copy: max diff {diff:.1e}); slim resume.pt works (F32 and --slim-f16); history {spans} "
            f"(resume.pt {os.path.getsize(os.path.join(run, 'resume.pt')) / 1e6:.1f} MB for progic-test)")
 
         # -- weight averaging (train/soup.py): encoder/decoder means, codebooks from the base

@@ -13,6 +13,8 @@ import os
 
 import torch
 
+import ckpt
+
 
 def soup(base, others):
     """base, others: loaded checkpoints (dicts with 'cfg' and 'model') -> base with averaged model."""
@@ -36,7 +38,7 @@ def load(path):
         from export import model_from_safetensors
         model = model_from_safetensors(path)  # already widened to F32
         return {"config": model.config_name, "cfg": model.cfg, "model": model.state_dict(), "step": None}
-    return torch.load(path, map_location="cpu")
+    return ckpt.load(path)
 
 
 def main(argv=None):

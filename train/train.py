@@ -40,10 +40,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ckpt  # noqa: E402
 from data import BSDS, CropSampler  # noqa: E402
 from losses import (NLayerDiscriminator, adaptive_weight, hinge_d_loss, err_per_sample,  # noqa: E402
                     ms_ssim, peak_err_per_sample, psnr, stage_weights)
-from progic import CONFIGS, ProGIC  # noqa: E402
+from progic import CONFIGS, ProGIC, is_f32_kept  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -101,6 +102,8 @@ def parse(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--run-dir", default=None, help="default train/runs/<config>")
     ap.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
+    ap.add_argument("--slim-f16", action="store_true",
+                    help="write resume.pt with F16 conv weights (see slim_state)")
     ap.add_argument("--max-images", type=int, default=0, help="use only the first N images (tests)")
     ap.add_argument("--data", default=BSDS,
                     help="folder with train/ and val/ of JPEGs (default the shared BSDS500; on the GPU "
@@ -145,20 +148,29 @@ def rng_state(sampler, device):
 
 
 def set_rng_state(st, sampler, device):
-    torch.set_rng_state(st["torch"])
+    torch.set_rng_state(st["torch"].cpu())  # map_location may have moved it to the GPU
     np.random.set_state(st["numpy"])
     random.setstate(st["python"])
     sampler.set_state(st["data"])
     if device.type == "cuda" and "cuda" in st:
         try:
-            torch.cuda.set_rng_state_all(st["cuda"])
+            torch.cuda.set_rng_state_all([s.cpu() for s in st["cuda"]])
         except Exception:  # different GPU count
             pass
 
 
-def slim_state(model):
-    sd = model.state_dict()
-    return {k: v.detach().float().cpu().clone() for k, v in sd.items() if k != "rvq.ema_sum"}
+def slim_state(model, f16=False):
+    """The model for resume.pt: F32, or with --slim-f16 the conv weights as F16 (the storage rule of
+    the shipped weights; EMA counts, codebooks and modulation stay F32), which halves a large
+    config's file (progic-s: 60 -> 32 MB) so that it fits the GPU machine's 16 MiB-per-file
+    return path in a few pieces and can be committed."""
+    out = {}
+    for k, v in model.state_dict().items():
+        if k == "rvq.ema_sum":
+            continue
+        v = v.detach().float().cpu().clone()
+        out[k] = v.half() if f16 and v.dim() > 0 and not k.startswith("rvq.") and not is_f32_kept(k) else v
+    return out
 
 
 def load_model_state(model, sd):
@@ -173,6 +185,11 @@ def main(argv=None):
     a = parse(argv)
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
+    if device.type == "cuda":
+        # Fixed crop sizes: let cuDNN pick its fastest kernels once; TF32 matmuls (convolutions
+        # already use TF32 by default) for the 1x1 convolutions that run as GEMMs.
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
     os.makedirs(a.run_dir, exist_ok=True)
     ckpt_path = os.path.join(a.run_dir, "ckpt.pt")
     slim_path = os.path.join(a.run_dir, "resume.pt")
@@ -202,7 +219,7 @@ def main(argv=None):
 
     step, wall, rewarm_from, source, history = 0, 0.0, None, "fresh", []
     if not a.fresh and os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location=device)
+        ck = ckpt.load(ckpt_path, device)
         if ck["cfg"] != cfg:
             raise SystemExit(f"{ckpt_path}: config {ck['cfg']} != {cfg}; use --fresh or another --run-dir")
         load_model_state(model, ck["model"])
@@ -215,7 +232,7 @@ def main(argv=None):
         set_rng_state(ck["rng"], sampler, device)
         source = "ckpt.pt"
     elif not a.fresh and os.path.exists(slim_path):
-        ck = torch.load(slim_path, map_location=device)
+        ck = ckpt.load(slim_path, device)
         if ck["cfg"] != cfg:
             raise SystemExit(f"{slim_path}: config {ck['cfg']} != {cfg}")
         load_model_state(model, ck["model"])
@@ -253,7 +270,7 @@ def main(argv=None):
               "hardware": hardware(device), "history": history}
         atomic_save(ck, ckpt_path)
         atomic_save({"format": "tessera-progic-slim-1", "config": a.config, "cfg": cfg,
-                     "model": slim_state(model), "step": step, "wall": w, "args": vars(a),
+                     "model": slim_state(model, a.slim_f16), "step": step, "wall": w, "args": vars(a),
                      "hardware": hardware(device), "history": history}, slim_path)
         wall_saved = time.time()
         log(f"saved step {step} {tag}")
