@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-export type { Backend, Executable, ExecutableStats } from "./graph/backend.ts";
+export type { Backend, DispatchTime, Executable, ExecutableStats } from "./graph/backend.ts";
 export { cpuBackend } from "./graph/cpu_backend.ts";
 export { TesseraError, type TesseraErrorCode } from "./errors.ts";
 export {

@@ -49,6 +49,31 @@ Deno.test("plan: liveness lets a long chain reuse a few buffers", () => {
 });
 
 Deno.test({
+  name: "graph: a profiled run times every dispatch and leaves the executable usable",
+  ...GPU_TEST,
+  async fn() {
+    const ctx = (await gpu())!;
+    const graph = residualChain(4, 3);
+    const x = randomData(f32(1, 6, 5, 8), rng(5));
+    const exe = await webgpuBackend(ctx).compile(graph);
+    if (!ctx.device.features.has("timestamp-query")) {
+      await assertRejects(() => exe.profile!({ x }), GraphError, "timestamp-query");
+      return;
+    }
+    const times = await exe.profile!({ x });
+    assertEquals(times.length, exe.stats.dispatches);
+    assertEquals(times.map((t) => t.node), graph.nodes.map((n) => n.name));
+    assertEquals(times.map((t) => t.op), graph.nodes.map((n) => n.op.type));
+    assert(times.every((t) => t.kernel.length > 0 && Number.isFinite(t.ns) && t.ns >= 0));
+    assert(times.some((t) => t.ns > 0), "no dispatch took any time");
+    const want = await (await cpuBackend().compile(graph)).run({ x });
+    compare((await exe.run({ x })).y, want.y, { atol: 1e-4, rtol: 1e-4 }, "y after profile");
+    await assertRejects(() => exe.profile!({ nope: x }), GraphError, "unknown input");
+    exe.dispose();
+  },
+});
+
+Deno.test({
   name: "graph: WebGPU run equals the CPU backend; reuse never corrupts live tensors",
   ...GPU_TEST,
   async fn() {

@@ -8,7 +8,7 @@
  *
  *   deno run -A bench/progic/main.ts [--model progic-t] [--sizes 256x256,512x512,768x512]
  *     [--iters N] [--warmup N] [--peers ort,torch|none] [--image FILE] [--onnx-dir DIR]
- *     [--out FILE] [--ort-verbose]
+ *     [--torch-device cpu|cuda] [--out FILE] [--ort-verbose]
  *
  * Sizes are WIDTHxHEIGHT. `DENO_WEBGPU_BACKEND=vulkan|gl` selects the WebGPU backend for Tessera
  * and ORT alike.
@@ -44,6 +44,8 @@ const HELP = `usage: deno run -A bench/progic/main.ts [options]
   --peers LIST      ort,torch (default), one of them, or none
   --image FILE      test image, resized to each size (default: first bsds500/test image)
   --onnx-dir DIR    ONNX models (default /tmp/tessera-onnx-progic/MODEL)
+  --torch-device D  where the PyTorch twin runs: cpu (default, 2 threads) or cuda (GPU machine;
+                    env TESSERA_PYTHON names its python, default /usr/bin/python3)
   --out FILE        Markdown report (default bench/progic/last.md; "-" = stdout only)
   --ort-verbose     let onnxruntime log node placement
 env DENO_WEBGPU_BACKEND=vulkan|gl selects the WebGPU backend for Tessera and ORT.`;
@@ -57,7 +59,7 @@ const TARGET = 1.5;
 
 const flags = parseFlags(
   Deno.args,
-  ["model", "sizes", "iters", "warmup", "peers", "image", "onnx-dir", "out"],
+  ["model", "sizes", "iters", "warmup", "peers", "image", "onnx-dir", "out", "torch-device"],
   ["ort-verbose"],
   HELP,
 );
@@ -77,6 +79,8 @@ for (const p of peers) {
 const weightsPath = new URL(`../../weights/${modelName}.safetensors`, import.meta.url).pathname;
 const onnxDir = strFlag(flags, "onnx-dir", `/tmp/tessera-onnx-progic/${modelName}`);
 const outPath = strFlag(flags, "out", new URL("./last.md", import.meta.url).pathname);
+const torchDevice = strFlag(flags, "torch-device", "cpu");
+const torchLabel = torchDevice === "cpu" ? "CPU" : torchDevice.toUpperCase();
 
 const ctx: GpuContext = await acquireGpu();
 log(`adapter: ${ctx.adapter.description} (DENO_WEBGPU_BACKEND=${envBackend() ?? "unset"})`);
@@ -97,9 +101,9 @@ const rows: SizeResult[] = [];
 for (const [w, h] of sizes) rows.push(await benchSize(w, h));
 let torch: TorchReport | null = null;
 if (peers.has("torch")) {
-  log("\n== PyTorch twin (CPU, 2 threads)");
+  log(`\n== PyTorch twin (${torchDevice === "cpu" ? "CPU, 2 threads" : torchDevice})`);
   try {
-    torch = await runTorch(weightsPath, sizes, iters, warmup);
+    torch = await runTorch(weightsPath, sizes, iters, warmup, 2, torchDevice);
   } catch (e) {
     log(`   PyTorch FAILED: ${e}`);
   }
@@ -442,7 +446,7 @@ function report(res: SizeResult[], torch: TorchReport | null): string {
     `deno run -A bench/progic/main.ts ${Deno.args.join(" ")}`.trim();
   const f16 = a.features.includes("shader-f16");
   const L: string[] = [];
-  L.push("# ProGIC benchmark: Tessera vs onnxruntime-web WebGPU vs PyTorch CPU", "");
+  L.push(`# ProGIC benchmark: Tessera vs onnxruntime-web WebGPU vs PyTorch ${torchLabel}`, "");
   L.push(`- Command: \`${cmd}\``);
   L.push(`- Date: ${started.toISOString()}; revision ${revisionText}`);
   L.push(
@@ -465,8 +469,11 @@ function report(res: SizeResult[], torch: TorchReport | null): string {
   L.push(
     `- Peers: ${peerVersions(null, ort).join("; ") || "none"}` +
       (torch
-        ? `; PyTorch ${torch.torch} on the CPU, ${torch.threads} threads (BLAS ${torch.blas}, ` +
-          `oneDNN ${torch.mkldnn ? "on" : "off"}), OMP_WAIT_POLICY=PASSIVE`
+        ? torch.device && torch.device !== "cpu"
+          ? `; PyTorch ${torch.torch} on ${torch.device} (CUDA, float32, cuDNN defaults), each ` +
+            "run timed to `torch.cuda.synchronize()`"
+          : `; PyTorch ${torch.torch} on the CPU, ${torch.threads} threads (BLAS ${torch.blas}, ` +
+            `oneDNN ${torch.mkldnn ? "on" : "off"}), OMP_WAIT_POLICY=PASSIVE`
         : ""),
   );
   L.push(
@@ -489,7 +496,7 @@ function report(res: SizeResult[], torch: TorchReport | null): string {
     "",
   );
   L.push(
-    "| size | op | Tessera ms | Tessera 1st | ORT ms | ORT session / 1st | Tessera vs ORT | PyTorch CPU ms | check |",
+    `| size | op | Tessera ms | Tessera 1st | ORT ms | ORT session / 1st | Tessera vs ORT | PyTorch ${torchLabel} ms | check |`,
     "|---|---|--:|--:|--:|--:|---|--:|---|",
   );
   for (const r of res) {

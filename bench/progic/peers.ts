@@ -127,19 +127,25 @@ export interface Timing {
 /** What torch_bench.py reports. */
 export interface TorchReport {
   torch: string;
+  /** "cpu", or the CUDA device's name. */
+  device?: string;
   threads: number;
   mkldnn: boolean;
   blas: string;
   results: { size: string; encode: Timing; decode: Timing }[];
 }
 
-/** Runs the PyTorch twin's benchmark (CPU, `threads` threads) and parses its JSON. */
+/**
+ * Runs the PyTorch twin's benchmark (on the CPU with `threads` threads, or on `device` "cuda" on
+ * the GPU machine) and parses its JSON.
+ */
 export async function runTorch(
   weightsPath: string,
   sizes: readonly [number, number][],
   iters: number,
   warmup: number,
   threads = 2,
+  device = "cpu",
 ): Promise<TorchReport> {
   const out = await new Deno.Command(python(), {
     args: [
@@ -154,6 +160,8 @@ export async function runTorch(
       String(warmup),
       "--threads",
       String(threads),
+      "--device",
+      device,
     ],
     env: { OMP_WAIT_POLICY: "PASSIVE", OMP_NUM_THREADS: String(threads) },
     stdout: "piped",

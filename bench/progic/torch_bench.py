@@ -26,16 +26,23 @@ sys.path.insert(0, os.path.join(ROOT, "train"))
 from export import model_from_safetensors  # noqa: E402
 
 
-def timed(fn, warmup, iters):
+def timed(fn, warmup, iters, sync=lambda: None):
+    """fn's first run, then `iters` runs after `warmup - 1` more, in ms; `sync` waits for the
+    device so that a CUDA run is timed to its end, not to its launch."""
+    def run():
+        out = fn()
+        sync()
+        return out
+
     t0 = time.perf_counter()
-    out = fn()
+    out = run()
     first = (time.perf_counter() - t0) * 1e3
     for _ in range(max(0, warmup - 1)):
-        fn()
+        run()
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
-        fn()
+        run()
         times.append((time.perf_counter() - t0) * 1e3)
     return out, {"first": first, "times": times}
 
@@ -48,18 +55,21 @@ def main(argv=None):
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu | cuda (the GPU machine)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    model = model_from_safetensors(a.weights)
+    device = torch.device(a.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    model = model_from_safetensors(a.weights, device=device)
     n = model.N
     results = []
     with torch.inference_mode():
         for size in a.sizes.split(","):
             w, h = (int(v) for v in size.lower().split("x"))
             g = torch.Generator().manual_seed(w * 10007 + h)
-            img = torch.rand(h, w, 3, generator=g)
-            idx, enc = timed(lambda: model.compress(img), a.warmup, a.iters)
-            _, dec = timed(lambda: model.decompress(idx, n, h, w), a.warmup, a.iters)
+            img = torch.rand(h, w, 3, generator=g).to(device)
+            idx, enc = timed(lambda: model.compress(img), a.warmup, a.iters, sync)
+            _, dec = timed(lambda: model.decompress(idx, n, h, w), a.warmup, a.iters, sync)
             results.append({"size": f"{w}x{h}", "encode": enc, "decode": dec})
             print(f"torch {w}x{h}: encode {min(enc['times'] or [enc['first']]):.1f} ms, "
                   f"decode {min(dec['times'] or [dec['first']]):.1f} ms", file=sys.stderr,
@@ -68,6 +78,7 @@ def main(argv=None):
     blas = m.group(1) if m else "unknown"
     print(json.dumps({
         "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "threads": torch.get_num_threads(),
         "mkldnn": bool(torch.backends.mkldnn.is_available()),
         "blas": blas,

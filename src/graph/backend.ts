@@ -27,6 +27,20 @@ export interface ExecutableStats {
   readonly peakBytes: number;
 }
 
+/** The GPU time of one dispatch of a profiled run. */
+export interface DispatchTime {
+  /** Name of the graph node that launched it. */
+  readonly node: string;
+  /** Its op type, e.g. `"conv2d"`. */
+  readonly op: string;
+  /** The kernel's label, e.g. `"matmul"`. */
+  readonly kernel: string;
+  /** Workgroup counts. */
+  readonly workgroups: readonly [number, number, number];
+  /** GPU nanoseconds between the start and the end of its compute pass. */
+  readonly ns: number;
+}
+
 /** A compiled graph. Runs are serialized; reuse it for every run of the same shapes. */
 export interface Executable {
   /** Runs the graph; inputs and outputs are keyed by the names given at build time. */
@@ -35,6 +49,11 @@ export interface Executable {
   readonly stats: ExecutableStats;
   /** Frees what the executable owns (weights shared with other graphs stay). */
   dispose(): void;
+  /**
+   * Runs the graph once with every dispatch in its own timestamped compute pass and returns
+   * their GPU times (WebGPU backend on adapters with `timestamp-query`; slower than `run`).
+   */
+  profile?(inputs: Readonly<Record<string, HostArray>>): Promise<DispatchTime[]>;
 }
 
 /** Something that compiles graphs. */

@@ -95,7 +95,11 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
   }
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ requiredLimits });
+    // timestamp-query only serves Executable.profile; a run never writes timestamps.
+    const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query")
+      ? ["timestamp-query"]
+      : [];
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   } catch (e) {
     throw new WebGpuUnavailableError(`creating a WebGPU device failed: ${e}`, { cause: e });
   }

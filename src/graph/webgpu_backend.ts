@@ -23,7 +23,14 @@ interface Dispatch {
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   workgroups: readonly [number, number, number];
+  /** Node name, op type and kernel label, for profiles. */
+  node: string;
+  op: string;
+  kernel: string;
 }
+
+/** Timestamp queries one query set holds (WebGPU allows 4096), two per profiled dispatch. */
+const MAX_QUERIES = 4096;
 
 const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -159,6 +166,9 @@ async function compileGpu(ctx: GpuContext, graph: Graph): Promise<Executable> {
           pipeline,
           bindGroup: device.createBindGroup({ layout, entries, label: n.name }),
           workgroups: l.workgroups,
+          node: n.name,
+          op: n.op.type,
+          kernel: l.label,
         })),
       );
     }
@@ -200,7 +210,7 @@ async function compileGpu(ctx: GpuContext, graph: Graph): Promise<Executable> {
   };
 
   let disposed = false;
-  const run = serialize(async (inputs: Readonly<Record<string, HostArray>>) => {
+  const writeInputs = (inputs: Readonly<Record<string, HostArray>>) => {
     if (disposed) throw new GraphError("executable used after dispose()");
     if (ctx.lost) throw ctx.lost;
     validateInputs(graph, inputs);
@@ -214,14 +224,18 @@ async function compileGpu(ctx: GpuContext, graph: Graph): Promise<Executable> {
         a.byteLength,
       );
     }
+  };
+  const record = (pass: GPUComputePassEncoder, d: Dispatch) => {
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+  };
+  const run = serialize(async (inputs: Readonly<Record<string, HostArray>>) => {
+    writeInputs(inputs);
     const enc = device.createCommandEncoder();
     if (dispatches.length) {
       const pass = enc.beginComputePass();
-      for (const d of dispatches) {
-        pass.setPipeline(d.pipeline);
-        pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
-      }
+      for (const d of dispatches) record(pass, d);
       pass.end();
     }
     for (const o of outputs) enc.copyBufferToBuffer(bufferOf(o.id), 0, o.staging, 0, o.bytes);
@@ -238,9 +252,64 @@ async function compileGpu(ctx: GpuContext, graph: Graph): Promise<Executable> {
     return result;
   });
 
+  const profile = serialize(async (inputs: Readonly<Record<string, HostArray>>) => {
+    if (!device.features.has("timestamp-query")) {
+      throw new GraphError("profiling needs the adapter's timestamp-query feature");
+    }
+    if (2 * dispatches.length > MAX_QUERIES) {
+      throw new GraphError(
+        `cannot profile ${dispatches.length} dispatches (at most ${MAX_QUERIES / 2})`,
+      );
+    }
+    writeInputs(inputs);
+    const count = Math.max(2, 2 * dispatches.length);
+    const querySet = device.createQuerySet({ type: "timestamp", count });
+    const resolved = device.createBuffer({
+      size: count * 8,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const staging = device.createBuffer({
+      size: count * 8,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    try {
+      const enc = device.createCommandEncoder();
+      dispatches.forEach((d, i) => {
+        const pass = enc.beginComputePass({
+          timestampWrites: {
+            querySet,
+            beginningOfPassWriteIndex: 2 * i,
+            endOfPassWriteIndex: 2 * i + 1,
+          },
+        });
+        record(pass, d);
+        pass.end();
+      });
+      enc.resolveQuerySet(querySet, 0, count, resolved, 0);
+      enc.copyBufferToBuffer(resolved, 0, staging, 0, count * 8);
+      device.queue.submit([enc.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      if (ctx.lost) throw ctx.lost;
+      const t = new BigUint64Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      return dispatches.map((d, i) => ({
+        node: d.node,
+        op: d.op,
+        kernel: d.kernel,
+        workgroups: d.workgroups,
+        ns: Number(t[2 * i + 1] - t[2 * i]),
+      }));
+    } finally {
+      querySet.destroy();
+      resolved.destroy();
+      staging.destroy();
+    }
+  });
+
   return {
     stats,
     run,
+    profile,
     dispose() {
       if (disposed) return;
       disposed = true;
