@@ -39,7 +39,8 @@ function imageOf(t: { shape: readonly number[]; data: ArrayLike<number> }): RgbI
 }
 
 // progic-test: random weights, DCVC-RT's adaptor tail. progic-t: trained, tail projection.
-const PARITY_MODELS = ["progic-test", "progic-t"].filter((n) => {
+// progic-s: trained on the GPU machine, C1 256 with 3×3 attention windows (attnK 3).
+const PARITY_MODELS = ["progic-test", "progic-t", "progic-s"].filter((n) => {
   try {
     Deno.statSync(new URL(`tests/golden/${n}.safetensors`, root));
     return true;
