@@ -1,0 +1,122 @@
+#!/bin/bash
+# One device call for issue 5 (prepared by tools/gpu/prepare.sh, which says how to call it):
+# progic-s on the GPU machine.
+#   1. without a committed train/runs/progic-s/resume.pt: a fresh run for one step (codebook
+#      data init); with one: training resumes from it;
+#   2. with .dev/deno.xz carried: the weights exported without tables, and their encode/decode
+#      timings, Deno WebGPU over Vulkan vs the PyTorch twin on CUDA (bench/progic/main.ts; the
+#      cost does not depend on the weights' values), and the GPU time per kernel
+#      (bench/progic/profile.ts);
+#   3. training for what the time box leaves; resume.pt (F16 conv weights, --slim-f16) copied
+#      back in 15 MiB pieces after every save (join: cat resume.pt.0* > resume.pt; SHA256).
+# env: DEVICE (cuda), BOX (seconds the whole script may take), BATCH, CROP, SIZES, ITERS,
+# NOBENCH=1 (skip 2).
+set -u
+DEVICE=${DEVICE:-cuda}
+BOX=${BOX:-560}
+BATCH=${BATCH:-32}
+CROP=${CROP:-256}
+SIZES=${SIZES:-768x512,512x512,256x256}
+ITERS=${ITERS:-10}
+PY=${PY:-python3}
+T0=$(date +%s)
+RUN=/tmp/runs/progic-s
+el() { echo "[$(($(date +%s) - T0))s] $*"; }
+exec > >(tee -a "$OUT/run.log") 2>&1
+
+el setup
+if [ "$DEVICE" = cuda ]; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  if [ -f .dev/deno.xz ]; then
+    xz -dc .dev/deno.xz >/tmp/deno ||
+      $PY -c "import lzma, shutil; shutil.copyfileobj(lzma.open('.dev/deno.xz'), open('/tmp/deno', 'wb'))"
+    chmod +x /tmp/deno
+  fi
+  DENO=/tmp/deno
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+else
+  DENO=${DENO:-deno}
+fi
+[ -x "$DENO" ] || command -v "$DENO" >/dev/null || NOBENCH=1
+[ -n "${NOBENCH:-}" ] || $DENO --version | head -1
+$PY -c "import torch; print('torch', torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())"
+
+export PYTHONUNBUFFERED=1
+TRAIN=($PY train/train.py --config progic-s --device "$DEVICE" --data .dev/data
+  --steps 200000 --batch "$BATCH" --crop "$CROP" --threads 8 --save-min 1.5 --slim-f16
+  --log-every 100 --run-dir "$RUN")
+
+# Pieces of the last saved resume.pt into $OUT (whole pieces only: write beside, then rename).
+ship() {
+  [ -f "$RUN/resume.pt" ] || return 0
+  local m
+  m=$(stat -c %Y "$RUN/resume.pt")
+  [ "$m" = "${SHIPPED:-}" ] && return 0
+  rm -rf /tmp/pieces && mkdir -p /tmp/pieces
+  split -b 15M -d -a 2 "$RUN/resume.pt" /tmp/pieces/resume.pt.
+  rm -f "$OUT"/resume.pt.*
+  (cd /tmp/pieces && sha256sum resume.pt.* >SHA256 && cat resume.pt.* | sha256sum >>SHA256)
+  mv /tmp/pieces/* "$OUT"/
+  cp "$RUN/train.log" "$OUT/train.log" 2>/dev/null
+  SHIPPED=$m
+}
+
+if [ -f train/runs/progic-s/resume.pt ]; then
+  el "resuming from the committed resume.pt"
+  mkdir -p "$RUN" && cp train/runs/progic-s/resume.pt "$RUN/"
+  SHIPPED=$(stat -c %Y "$RUN/resume.pt")
+  CKPT=$RUN/resume.pt
+else
+  el "train: one step"
+  timeout 120 "${TRAIN[@]}" --fresh --until 1 || el "first step failed ($?)"
+  CKPT=$RUN/ckpt.pt
+fi
+
+if [ -z "${NOBENCH:-}" ]; then
+  el export
+  timeout 60 $PY train/export.py --config progic-s --ckpt "$CKPT" --no-eval --no-entropy \
+    --refine-books 0 --no-golden --out-dir weights || el "export failed ($?)"
+fi
+
+if [ -z "${NOBENCH:-}" ] && [ -f weights/progic-s.safetensors ]; then
+  el "adapter probe"
+  probe='const a = await navigator.gpu.requestAdapter(); const i = a?.info; console.log(i ? [i.vendor, i.architecture, i.device, i.description].join(" | ") : "no adapter");'
+  $DENO eval "$probe" 2>&1 | tail -2
+  if [ "$DEVICE" = cuda ] && ! $DENO eval "$probe" 2>/dev/null | grep -qi nvidia; then
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    el "no NVIDIA adapter; with VK_DRIVER_FILES:"
+    $DENO eval "$probe" 2>&1 | tail -2
+  fi
+  el "bench"
+  img=$(ls .dev/data/val/*.jpg | head -1)
+  DENO_DIR=.dev/denodir TESSERA_PYTHON=$PY DENO_WEBGPU_BACKEND=vulkan timeout 180 \
+    $DENO run --no-lock --cached-only -A bench/progic/main.ts --model progic-s --peers torch \
+    --torch-device "$DEVICE" --sizes "$SIZES" --iters "$ITERS" --warmup 3 --image "$img" \
+    --out "$OUT/bench_progic_s.md" >/dev/null || el "bench failed ($?)"
+  if [ ! -s "$OUT/bench_progic_s.md" ]; then
+    el "torch alone"
+    timeout 60 $PY bench/progic/torch_bench.py --weights weights/progic-s.safetensors \
+      --sizes "$SIZES" --iters "$ITERS" --warmup 3 --device "$DEVICE"
+  fi
+  el "profile"
+  DENO_DIR=.dev/denodir DENO_WEBGPU_BACKEND=vulkan timeout 90 \
+    $DENO run --no-lock --cached-only -A bench/progic/profile.ts --model progic-s \
+    --size "${SIZES%%,*}" --runs 5 --out "$OUT/profile_progic_s.md" >/dev/null || el "profile failed ($?)"
+fi
+
+left=$((BOX - ($(date +%s) - T0) - 45))
+el "train: ${left}s"
+if [ "$left" -gt 60 ]; then
+  timeout $((left + 40)) "${TRAIN[@]}" --max-minutes "$(awk "BEGIN { print $left / 60 }")" &
+  pid=$!
+  while kill -0 $pid 2>/dev/null; do
+    sleep 10
+    ship
+  done
+  wait $pid
+  el "train exit $?"
+fi
+ship
+tail -3 "$RUN/train.log"
+el done
