@@ -11,7 +11,8 @@
 #   tools/gpu/prepare.sh light      # before the device call: untrack the large files
 #   tools/gpu/prepare.sh restore    # after it (also safe to run twice)
 # Two kinds of call fit the limit (Deno, the data and progic-s's resume.pt together do not):
-#   bench + a fresh run:  run("bash tools/gpu/session.sh", carry=[".dev", ".gl"])
+#   bench (weights of a one-step fresh run; times do not depend on the values):
+#                         tools/gpu/prepare.sh light; run("bash tools/gpu/session.sh", carry=[".dev", ".gl"])
 #   training, resumed:    LIGHT_KEEP=train/runs/progic-s/resume.pt tools/gpu/prepare.sh light;
 #                         run("bash tools/gpu/session.sh", carry=[".dev/data", ".gl"])
 set -eu

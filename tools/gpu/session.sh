@@ -1,8 +1,9 @@
 #!/bin/bash
 # One device call for issue 5 (prepared by tools/gpu/prepare.sh, which says how to call it):
 # progic-s on the GPU machine.
-#   1. without a committed train/runs/progic-s/resume.pt: a fresh run for one step (codebook
-#      data init); with one: training resumes from it;
+#   1. with train/runs/progic-s/resume.pt in the tree: training resumes from it; without it (a
+#      bench call, which cannot carry it beside Deno and the data): a fresh run for one step
+#      (codebook data init) gives weights to time, and step 3 runs only with FRESH=1;
 #   2. with .dev/deno.xz carried: the weights exported without tables, and their encode/decode
 #      timings, Deno WebGPU over Vulkan vs the PyTorch twin on CUDA (bench/progic/main.ts; the
 #      cost does not depend on the weights' values), and the GPU time per kernel
@@ -10,7 +11,7 @@
 #   3. training for what the time box leaves; resume.pt (F16 conv weights, --slim-f16) copied
 #      back in 15 MiB pieces after every save (join: cat resume.pt.0* > resume.pt; SHA256).
 # env: DEVICE (cuda), BOX (seconds the whole script may take), BATCH, CROP, SIZES, ITERS,
-# NOBENCH=1 (skip 2).
+# NOBENCH=1 (skip 2), FRESH=1 (train a fresh run in 3; never commit its pieces over a resume.pt).
 set -u
 DEVICE=${DEVICE:-cuda}
 BOX=${BOX:-560}
@@ -106,6 +107,10 @@ if [ -z "${NOBENCH:-}" ] && [ -f weights/progic-s.safetensors ]; then
 fi
 
 left=$((BOX - ($(date +%s) - T0) - 45))
+if [ "$CKPT" != "$RUN/resume.pt" ] && [ -z "${FRESH:-}" ]; then
+  el "no resume.pt in the tree and no FRESH=1: no training"
+  left=0
+fi
 el "train: ${left}s"
 if [ "$left" -gt 60 ]; then
   timeout $((left + 40)) "${TRAIN[@]}" --max-minutes "$(awk "BEGIN { print $left / 60 }")" &
