@@ -297,7 +297,8 @@ async function compileGpu(ctx: GpuContext, graph: Graph): Promise<Executable> {
         op: d.op,
         kernel: d.kernel,
         workgroups: d.workgroups,
-        ns: Number(t[2 * i + 1] - t[2 * i]),
+        // The spec lets an implementation return timestamps out of order: count those as 0.
+        ns: t[2 * i + 1] > t[2 * i] ? Number(t[2 * i + 1] - t[2 * i]) : 0,
       }));
     } finally {
       querySet.destroy();
