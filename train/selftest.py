@@ -398,7 +398,14 @@ def main():
         m16 = ProGIC("progic-test")
         tr.load_model_state(m16, s16)
         assert torch.equal(m16.state_dict()["enc.down.weight"], s16["enc.down.weight"].float())
-        ok(f"resume: ckpt.pt continues (--until 2, then 2 steps, vs 4 fresh from a --data copy: max diff {diff:.1e}); slim resume.pt works (F32 and --slim-f16); history {spans} "
+        # --amp bf16 (meant for the GPU; CPU autocast runs the same code path): finite steps
+        run4 = os.path.join(tmp, "run4")
+        with contextlib.redirect_stdout(io.StringIO()):
+            tr.main([a if a != run else run4 for a in common] + ["--steps", "2", "--fresh", "--amp", "bf16"])
+        a4 = ckpt.load(os.path.join(run4, "ckpt.pt"))
+        assert a4["step"] == 2 and a4["history"][-1]["amp"] == "bf16"
+        assert "non-finite" not in open(os.path.join(run4, "train.log")).read()
+        ok(f"resume: ckpt.pt continues (--until 2, then 2 steps, vs 4 fresh from a --data copy: max diff {diff:.1e}); slim resume.pt works (F32 and --slim-f16); --amp bf16 steps; history {spans} "
            f"(resume.pt {os.path.getsize(os.path.join(run, 'resume.pt')) / 1e6:.1f} MB for progic-test)")
 
         # -- weight averaging (train/soup.py): encoder/decoder means, codebooks from the base

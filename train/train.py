@@ -24,6 +24,7 @@ Codebooks are EMA k-means (not trained by gradients).
 """
 
 import argparse
+import contextlib
 import math
 import os
 import platform
@@ -102,6 +103,9 @@ def parse(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--run-dir", default=None, help="default train/runs/<config>")
     ap.add_argument("--fresh", action="store_true", help="ignore existing checkpoints")
+    ap.add_argument("--amp", default="off", choices=["off", "bf16"],
+                    help="bf16 autocast for the encoder and decoder (for the GPU; VQ and losses stay "
+                         "F32); not yet measured on the GPU")
     ap.add_argument("--slim-f16", action="store_true",
                     help="write resume.pt with F16 conv weights (see slim_state)")
     ap.add_argument("--max-images", type=int, default=0, help="use only the first N images (tests)")
@@ -250,7 +254,7 @@ def main(argv=None):
     log("args " + " ".join(f"{k}={v}" for k, v in sorted(vars(a).items())))
     # One segment per session, so that a manifest can say which settings trained which steps
     # (the args of a checkpoint are only those of its last session).
-    history.append({"from_step": step, "to_step": step, "lr": a.lr, "lambda_ms": a.lambda_ms,
+    history.append({"from_step": step, "to_step": step, "lr": a.lr, "amp": a.amp, "lambda_ms": a.lambda_ms,
                     "l1_luma": a.l1_luma, "l2": a.l2,
                     "peak": a.peak, "peak_p": a.peak_p, "peak_sigma": a.peak_sigma,
                     "peak_chroma": a.peak_chroma,
@@ -299,6 +303,13 @@ def main(argv=None):
         log(f"codebooks initialised from {P} encoder vectors (k-means++ + 10 Lloyd) in {time.time() - t0:.1f}s; "
             f"y rms {y.pow(2).mean().sqrt().item():.4f}")
 
+    # --amp bf16: the encoder and decoder under bfloat16 autocast (weights, optimizer and
+    # gradients stay F32; no loss scaling needed with bf16's range).
+    def autocast():
+        if a.amp == "bf16":
+            return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     lam = torch.tensor(stage_weights(N, a.p), device=device)
     last_layer = model.dec.last_layer()
     model.train()
@@ -315,11 +326,15 @@ def main(argv=None):
             gparam["lr"] = lr
         x = sampler.batch(a.batch).to(device, non_blocking=True)
         B = x.shape[0]
-        y = model.encode(x)
+        with autocast():
+            y = model.encode(x)
+        # The residual VQ (nearest codes, EMA codebooks, commitment) and the losses stay F32.
+        y = y.float()
         idx, yhats, commit = model.quantize(y)
         if a.all_stages:
             # Every stage of every sample, weighted lambda_i.
-            xr = model.decode_stages(yhats, clamp=False)  # [N*B, 3, H, W], stage-major
+            with autocast():
+                xr = model.decode_stages(yhats, clamp=False)  # [N*B, 3, H, W], stage-major
             st = torch.arange(N, device=device).repeat_interleave(B)
             wt = lam[st] / B
         else:
@@ -329,10 +344,12 @@ def main(argv=None):
             i = torch.randint(0, N - 1, (B,), device=device)
             yh = torch.stack(yhats, 0)
             st = torch.cat([i, torch.full((B,), N - 1, device=device, dtype=torch.long)])
-            xr = model.decode(torch.cat([yh[i, torch.arange(B, device=device)], yhats[-1]], 0), st + 1,
-                              clamp=False)
+            with autocast():
+                xr = model.decode(torch.cat([yh[i, torch.arange(B, device=device)], yhats[-1]], 0), st + 1,
+                                  clamp=False)
             wt = torch.cat([torch.full((B,), a.p / B, device=device),
                             torch.full((B,), (1 - a.p) / B, device=device)])
+        xr = xr.float()
         xs = x.repeat(xr.shape[0] // B, 1, 1, 1)
         l1_b = err_per_sample(xr, xs, a.l1_luma)
         dist_b = l1_b + a.l2 * err_per_sample(xr, xs, a.l1_luma, power=2) if a.l2 > 0 else l1_b
