@@ -14,6 +14,12 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
+/** Asserts a run's exit code and, when given, a phrase of its error output. */
+function assertExit(r: { code: number; err: string }, code: number, phrase?: string): void {
+  assertEquals(r.code, code, r.err);
+  if (phrase !== undefined) assert(r.err.includes(phrase), r.err);
+}
+
 function gradient(w: number, h: number): Uint8Array {
   const d = new Uint8Array(w * h * 3);
   for (let i = 0; i < w * h; i++) d.set([(i % w) * 4, Math.floor(i / w) * 5, 128], i * 3);
@@ -28,14 +34,14 @@ Deno.test({
     const png = `${dir}/in.png`, tsr = `${dir}/out.tsr`, dec = `${dir}/dec.png`;
     await Deno.writeFile(png, gradient(50, 37));
     const e = await run("encode", png, "-o", tsr, "--stages", "2", ...MODEL);
-    assertEquals(e.code, EXIT.ok, e.err);
+    assertExit(e, EXIT.ok);
     assert(e.out.includes("2 stage(s)"), e.out);
     const i = await run("info", tsr);
     assert(i.out.includes("50×37") && i.out.includes("2 of 2 present"), i.out);
     // progic-test ships no entropy tables: both stages are fixed-length fields.
     assert(/segments +\d+ \(fixed\), \d+ \(fixed\) bytes/.test(i.out), i.out);
     const d = await run("decode", tsr, "-o", dec, ...(HAS_GPU ? [] : ["--cpu"]));
-    assertEquals(d.code, EXIT.ok, d.err);
+    assertExit(d, EXIT.ok);
     const img = decodeImage(await Deno.readFile(dec));
     assertEquals([img.width, img.height], [50, 37]);
     // --smoothing reaches the decoder: the unfiltered image differs from the default's
@@ -48,7 +54,7 @@ Deno.test({
       "0",
       ...(HAS_GPU ? [] : ["--cpu"]),
     );
-    assertEquals(raw.code, EXIT.ok, raw.err);
+    assertExit(raw, EXIT.ok);
     const unfiltered = decodeImage(await Deno.readFile(`${dir}/raw.png`));
     assert(unfiltered.data.some((v, i) => v !== img.data[i]), "--smoothing 0 changed nothing");
     const before = await Deno.readFile(tsr);
@@ -57,7 +63,7 @@ Deno.test({
     assert(again.err.includes("--force"), again.err);
     assertEquals(await Deno.readFile(tsr), before, "the existing file must be untouched");
     const forced = await run("encode", png, "-o", tsr, "--stages", "1", "--force", ...MODEL);
-    assertEquals(forced.code, EXIT.ok, forced.err);
+    assertExit(forced, EXIT.ok);
     assert((await Deno.readFile(tsr)).length < before.length);
     // --beams reaches the encoder: a greedy 2-stage stream differs from the default beam search's
     const greedy = await run(
@@ -71,7 +77,7 @@ Deno.test({
       "1",
       ...MODEL,
     );
-    assertEquals(greedy.code, EXIT.ok, greedy.err);
+    assertExit(greedy, EXIT.ok);
     const g = await Deno.readFile(`${dir}/g.tsr`);
     assertEquals(g.length, before.length);
     assert(g.some((v, i) => v !== before[i]), "--beams 1 wrote the same stream as the default");
@@ -94,23 +100,22 @@ Deno.test({
     const enc = (name: string, ...extra: string[]) =>
       run("encode", `${dir}/in.png`, "-o", `${dir}/${name}`, "--stages", "1", ...extra, ...MODEL);
     const fit = await enc("fit.tsr");
-    assertEquals(fit.code, EXIT.ok, fit.err);
+    assertExit(fit, EXIT.ok);
     assert(fit.out.includes("coded at 64×50"), fit.out);
     const info = await run("info", `${dir}/fit.tsr`);
     assert(info.out.includes("65×50, coded at 64×50"), info.out);
     const pad = await enc("pad.tsr", "--pad");
-    assertEquals(pad.code, EXIT.ok, pad.err);
+    assertExit(pad, EXIT.ok);
     assert(!pad.out.includes("coded at"), pad.out);
     const fitted = await Deno.readFile(`${dir}/fit.tsr`);
     // One stage of 10-bit indices: a 4×4 grid fitted, 5×4 padded.
     assertEquals((await Deno.readFile(`${dir}/pad.tsr`)).length - fitted.length, 25 - 20);
     const sharp = await enc("sharp.tsr", "--presmoothing", "0");
-    assertEquals(sharp.code, EXIT.ok, sharp.err);
+    assertExit(sharp, EXIT.ok);
     const s = await Deno.readFile(`${dir}/sharp.tsr`);
     assert(s.some((v, i) => v !== fitted[i]), "--presmoothing 0 wrote the default's stream");
     const bad = await enc("bad.tsr", "--presmoothing", "2");
-    assertEquals(bad.code, EXIT.usage, bad.err);
-    assert(bad.err.includes("--presmoothing"), bad.err);
+    assertExit(bad, EXIT.usage, "--presmoothing");
     await Deno.remove(dir, { recursive: true });
   },
 });
@@ -130,7 +135,7 @@ Deno.test({
       "120",
       ...MODEL,
     );
-    assertEquals(e.code, EXIT.ok, e.err);
+    assertExit(e, EXIT.ok);
     const size = (await Deno.stat(`${dir}/s.tsr`)).size;
     assert(size <= 120, `${size} bytes`);
     assert(e.out.includes("coded at"), e.out);
@@ -152,26 +157,25 @@ Deno.test({
     const enc = (name: string, ...extra: string[]) =>
       run("encode", `${dir}/in.png`, "-o", `${dir}/${name}`, ...extra, ...cpu);
     const auto = await enc("auto.tsr");
-    assertEquals(auto.code, EXIT.ok, auto.err);
+    assertExit(auto, EXIT.ok);
     assert(/5 stage\(s\) \+ \d+ refinement codes/.test(auto.out), auto.out);
     const info = await run("info", `${dir}/auto.tsr`);
     assert(info.out.includes("refinement   present"), info.out);
     assert(/\d+ \(refinement\) bytes/.test(info.out), info.out);
     const dec = await run("decode", `${dir}/auto.tsr`, "-o", `${dir}/auto.png`, ...cpu);
-    assertEquals(dec.code, EXIT.ok, dec.err);
+    assertExit(dec, EXIT.ok);
     assert(/5 of 5 stage\(s\) \+ \d+ refinement codes/.test(dec.out), dec.out);
     const off = await enc("off.tsr", "--refine", "0");
-    assertEquals(off.code, EXIT.ok, off.err);
+    assertExit(off, EXIT.ok);
     assert(!off.out.includes("refinement"), off.out);
     assert(!(await run("info", `${dir}/off.tsr`)).out.includes("refinement"));
     // 80 latent positions, one code each.
     const one = await enc("one.tsr", "--refine", "1");
     assert(one.out.includes("+ 80 refinement codes"), one.out);
     const deep = await enc("deep.tsr", "--refine", "9");
-    assertEquals(deep.code, EXIT.usage, deep.err);
-    assert(deep.err.includes("refine must be"), deep.err);
+    assertExit(deep, EXIT.usage, "refine must be");
     const word = await enc("word.tsr", "--refine", "lots");
-    assertEquals(word.code, EXIT.usage, word.err);
+    assertExit(word, EXIT.usage);
     await Deno.remove(dir, { recursive: true });
   },
 });
@@ -211,8 +215,7 @@ Deno.test({
       "9",
       ...MODEL,
     );
-    assertEquals(wide.code, EXIT.usage, wide.err);
-    assert(wide.err.includes('--beams needs an integer in 1…8, got "9"'), wide.err);
+    assertExit(wide, EXIT.usage, '--beams needs an integer in 1…8, got "9"');
     const none = await run(
       "encode",
       `${dir}/in.png`,
@@ -222,7 +225,7 @@ Deno.test({
       "0",
       ...MODEL,
     );
-    assertEquals(none.code, EXIT.usage, none.err);
+    assertExit(none, EXIT.usage);
     const strong = await run(
       "decode",
       `${dir}/notes.txt`,
@@ -231,8 +234,7 @@ Deno.test({
       "--smoothing",
       "2",
     );
-    assertEquals(strong.code, EXIT.usage, strong.err);
-    assert(strong.err.includes('--smoothing needs a number in 0…1, got "2"'), strong.err);
+    assertExit(strong, EXIT.usage, '--smoothing needs a number in 0…1, got "2"');
     const noModel = await run(
       "encode",
       `${dir}/in.png`,
@@ -241,21 +243,19 @@ Deno.test({
       "--model",
       "nonexistent",
     );
-    assertEquals(noModel.code, EXIT.unavailable, noModel.err);
+    assertExit(noModel, EXIT.unavailable);
     assert(
       noModel.err.includes("shipped models: ") && noModel.err.includes("progic-t"),
       noModel.err,
     );
     // Output paths are refused before any work: a folder, a missing folder, an existing file.
     const toFolder = await run("encode", `${dir}/in.png`, "-o", dir, ...MODEL);
-    assertEquals(toFolder.code, EXIT.cantCreate, toFolder.err);
-    assert(toFolder.err.includes("is a folder"), toFolder.err);
+    assertExit(toFolder, EXIT.cantCreate, "is a folder");
     const nowhere = await run("encode", `${dir}/in.png`, "-o", `${dir}/no/x.tsr`, ...MODEL);
-    assertEquals(nowhere.code, EXIT.cantCreate, nowhere.err);
-    assert(nowhere.err.includes(`folder ${dir}/no does not exist`), nowhere.err);
+    assertExit(nowhere, EXIT.cantCreate, `folder ${dir}/no does not exist`);
     // The existing output is refused even though the input is missing: no work was started.
     const early = await run("decode", `${dir}/missing.tsr`, "-o", `${dir}/in.png`);
-    assertEquals(early.code, EXIT.cantCreate, early.err);
+    assertExit(early, EXIT.cantCreate);
     await Deno.remove(dir, { recursive: true });
   },
 });
@@ -279,8 +279,8 @@ Deno.test({
     };
     const png = gradient(40, 24);
     const enc = await pipe(["encode", "-", "-o", "-", "--stages", "2", ...MODEL], png);
-    assertEquals(enc.code, EXIT.ok, enc.err);
-    assert(enc.err.includes("(standard output):") && enc.err.includes("2 stage(s)"), enc.err);
+    assertExit(enc, EXIT.ok, "(standard output):");
+    assert(enc.err.includes("2 stage(s)"), enc.err);
     assertEquals(String.fromCharCode(...enc.out.subarray(0, 3)), "TSR");
     // The same stream as through files.
     const dir = await Deno.makeTempDir();
@@ -294,14 +294,14 @@ Deno.test({
       "2",
       ...MODEL,
     );
-    assertEquals(file.code, EXIT.ok, file.err);
+    assertExit(file, EXIT.ok);
     assertEquals(enc.out, await Deno.readFile(`${dir}/f.tsr`));
     const dec = await pipe(["decode", "-", "-o", "-", ...(HAS_GPU ? [] : ["--cpu"])], enc.out);
-    assertEquals(dec.code, EXIT.ok, dec.err);
+    assertExit(dec, EXIT.ok);
     const img = decodeImage(dec.out);
     assertEquals([img.width, img.height], [40, 24]);
     const empty = await pipe(["info", "-"], new Uint8Array(0));
-    assertEquals(empty.code, EXIT.noInput, empty.err);
+    assertExit(empty, EXIT.noInput);
     await Deno.remove(dir, { recursive: true });
   },
 });
