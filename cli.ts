@@ -177,8 +177,9 @@ class CliError extends Error {
   }
 }
 
-function isFile(url: URL): Promise<boolean> {
-  return Deno.stat(url).then((f) => f.isFile, () => false);
+/** What is at a path, or null where nothing can be found. */
+function statOrNull(path: string | URL): Promise<Deno.FileInfo | null> {
+  return Deno.stat(path).catch(() => null);
 }
 
 /** Names of the weights files beside the code (those `--model` can load). */
@@ -206,7 +207,7 @@ async function checkOutput(path: string, force: boolean): Promise<void> {
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) return; // writeOutput reports it
     const folder = path.replace(/[\\/][^\\/]*$/, "") || "/";
-    if (folder !== path && !(await Deno.stat(folder).then((f) => f.isDirectory, () => false))) {
+    if (folder !== path && !(await statOrNull(folder))?.isDirectory) {
       throw new CliError(EXIT.cantCreate, `cannot write ${path}: folder ${folder} does not exist`);
     }
     return;
@@ -305,7 +306,9 @@ export async function main(
           backend,
         }).catch(async (e) => {
           const name = a.flags.get("--model") as string | undefined;
-          if (!(e instanceof WeightsError) || !name || await isFile(weightsUrl(name))) throw e;
+          if (
+            !(e instanceof WeightsError) || !name || (await statOrNull(weightsUrl(name)))?.isFile
+          ) throw e;
           throw new WeightsError(
             `no model "${name}"; shipped models: ${(await shippedModels()).join(", ")}`,
             { cause: e },
