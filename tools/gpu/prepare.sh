@@ -55,7 +55,7 @@ build)
   # cached too by `deno cache` but are not used with --peers torch, so they are dropped.
   rm -rf .dev/denodir
   DENO_DIR=.dev/denodir "$deno" cache --no-lock bench/progic/main.ts >/dev/null
-  keep='^(fast-png|jpeg-js|fflate|iobuffer|pako)$'
+  keep='^(fast-png|jpeg-js|fflate|iobuffer)$'
   for p in .dev/denodir/npm/registry.npmjs.org/*; do
     [[ $(basename "$p") =~ $keep ]] || rm -rf "$p"
   done
