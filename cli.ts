@@ -283,7 +283,6 @@ export async function main(
     switch (a.cmd) {
       case "encode": {
         if (!a.output) throw new UsageError("missing -o <out.tsr>");
-        await checkOutput(a.output, force);
         const modes = ["--stages", "--bpp", "--max-bytes"].filter((k) => a.flags.has(k));
         if (modes.length > 1) throw new UsageError(`${modes.join(" and ")} cannot be combined`);
         const options = {
@@ -299,6 +298,8 @@ export async function main(
           background: colour(a.flags.get("--background")),
           onProgress: progress,
         };
+        // After the options: a usage mistake is reported as one (64), not as a taken output (73).
+        await checkOutput(a.output, force);
         const src = await readInput(a.input, "input image");
         const img = decodeImage(src);
         const model: Model = await loadModel({
@@ -334,9 +335,9 @@ export async function main(
       }
       case "decode": {
         if (!a.output) throw new UsageError("missing -o <out.png>");
-        await checkOutput(a.output, force);
         const stages = num(a.flags, "--stages", true);
         const smoothing = inRange(a.flags, "--smoothing", 0, 1, false);
+        await checkOutput(a.output, force);
         const src = await readInput(a.input, "input stream");
         const info = inspect(src);
         const model = await loadModel({ name: info.model, backend });

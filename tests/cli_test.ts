@@ -256,6 +256,11 @@ Deno.test({
     // The existing output is refused even though the input is missing: no work was started.
     const early = await run("decode", `${dir}/missing.tsr`, "-o", `${dir}/in.png`);
     assertExit(early, EXIT.cantCreate);
+    // A mistaken option is reported as such even when the output is taken too.
+    const both = await run("encode", `${dir}/in.png`, "-o", `${dir}/in.png`, "--beams", "9");
+    assertExit(both, EXIT.usage, "--beams");
+    const bothDecode = await run("decode", `${dir}/x.tsr`, "-o", `${dir}/in.png`, "--stages", "0");
+    assertExit(bothDecode, EXIT.usage, "--stages");
     await Deno.remove(dir, { recursive: true });
   },
 });
