@@ -204,7 +204,8 @@ class RVQ(nn.Module):
         self.register_buffer("initted", torch.zeros(()))
         # usage statistics since the last reset_usage() (not saved)
         self.register_buffer("usage", torch.zeros(N, K), persistent=False)
-        self.restarts = [0] * N
+        # dead-code restarts per stage since the last reset_usage(), on the device (read at log time)
+        self.register_buffer("restart_count", torch.zeros(N, dtype=torch.long), persistent=False)
 
     # ---- EMA helpers -------------------------------------------------------------------------
     def smoothed_count(self):
@@ -216,7 +217,12 @@ class RVQ(nn.Module):
 
     def reset_usage(self):
         self.usage.zero_()
-        self.restarts = [0] * self.N
+        self.restart_count.zero_()
+
+    @property
+    def restarts(self):
+        """Dead-code restarts per stage since the last reset_usage() (reads them from the device)."""
+        return self.restart_count.tolist()
 
     @torch.no_grad()
     def data_init(self, y, per_step_vectors, kmeans_iters=10, generator=None):
@@ -247,19 +253,17 @@ class RVQ(nn.Module):
         sm = (self.ema_count[i] + self.eps) / (n + self.K * self.eps) * n
         self.codebooks[i].copy_(self.ema_sum[i] / sm[:, None])
         # dead-code restarts: codes whose EMA usage fell below dead_frac x the mean usage get a
-        # random residual vector of the current batch.
+        # random residual vector of the current batch. Every code draws one and only the dead take
+        # it, so that the host never waits for the dead set (a GPU sync per stage and step).
         mean = n / self.K
-        dead = (self.ema_count[i] < self.dead_frac * mean).nonzero().flatten()
-        nd = dead.numel()
-        if nd:
-            pick = torch.randint(0, r.shape[0], (nd,), device=r.device)
-            new = r[pick]
-            if nd > r.shape[0]:
-                new = new + 1e-3 * new.std() * torch.randn_like(new)
-            self.codebooks[i, dead] = new
-            self.ema_count[i, dead] = mean
-            self.ema_sum[i, dead] = new * mean
-            self.restarts[i] += nd
+        dead = self.ema_count[i] < self.dead_frac * mean
+        new = r[torch.randint(0, r.shape[0], (self.K,), device=r.device)]
+        if self.K > r.shape[0]:  # the same vector may go to two codes: split them apart
+            new = new + 1e-3 * new.std() * torch.randn_like(new)
+        self.codebooks[i] = torch.where(dead[:, None], new, self.codebooks[i])
+        self.ema_count[i] = torch.where(dead, mean, self.ema_count[i])
+        self.ema_sum[i] = torch.where(dead[:, None], new * mean, self.ema_sum[i])
+        self.restart_count[i] += dead.sum()
 
     def forward(self, y, update=False):
         """y [B, C2, h, w] -> (indices [N, B, h, w], list of N straight-through latents ŷ(s),

@@ -302,6 +302,12 @@ def main():
     before = mt.rvq.codebooks.clone()
     mt.quantize(yy)
     assert not torch.equal(before, mt.rvq.codebooks) and mt.rvq.restarts[0] >= 10
+    # a restarted code is one of the batch's stage-1 residuals (the latents), up to its tiny jitter
+    flat = yy.permute(0, 2, 3, 1).reshape(-1, 256)
+    near = torch.cdist(mt.rvq.codebooks[0, :10], flat).min(1).values
+    assert (near < 0.01 * flat.norm(dim=1).mean()).all(), near
+    c10 = mt.rvq.ema_count[0, :10]
+    assert (c10 > 0).all() and torch.allclose(c10, c10[0].expand(10)), c10  # each the mean count
     sm = mt.rvq.smoothed_count()[:, :, None]
     assert torch.allclose(mt.rvq.ema_sum, mt.rvq.codebooks * sm, atol=1e-5, rtol=1e-4)
     ok(f"EMA codebook update, dead-code restarts ({mt.rvq.restarts}), ema_sum == codebooks*count")
@@ -405,7 +411,31 @@ def main():
         a4 = ckpt.load(os.path.join(run4, "ckpt.pt"))
         assert a4["step"] == 2 and a4["history"][-1]["amp"] == "bf16"
         assert "non-finite" not in open(os.path.join(run4, "train.log")).read()
-        ok(f"resume: ckpt.pt continues (--until 2, then 2 steps, vs 4 fresh from a --data copy: max diff {diff:.1e}); slim resume.pt works (F32 and --slim-f16); --amp bf16 steps; history {spans} "
+        # --compile: the compiled modules are tried before training; a compiler that fails on
+        # them leaves an eager run (torch.compile stood in for, so this runs on torch 1.13 too)
+        real = getattr(torch, "compile", None)
+
+        class Broken(torch.nn.Module):
+            def forward(self, *args):
+                raise RuntimeError("no compiler here")
+
+        try:
+            for stand_in, says in ((lambda m, mode: m, "compiled and tried"),
+                                   (lambda m, mode: Broken(), "failed (RuntimeError: no compiler here)")):
+                torch.compile = stand_in
+                run5 = os.path.join(tmp, "run5")
+                with contextlib.redirect_stdout(io.StringIO()):
+                    tr.main([a if a != run else run5 for a in common] + ["--steps", "2", "--fresh",
+                                                                        "--compile", "default"])
+                assert says in open(os.path.join(run5, "train.log")).read()
+                assert ckpt.load(os.path.join(run5, "ckpt.pt"))["step"] == 2
+                shutil.rmtree(run5)
+        finally:
+            if real is None:
+                del torch.compile
+            else:
+                torch.compile = real
+        ok(f"resume: ckpt.pt continues (--until 2, then 2 steps, vs 4 fresh from a --data copy: max diff {diff:.1e}); slim resume.pt works (F32 and --slim-f16); --amp bf16 steps; --compile tried, eager when it fails; history {spans} "
            f"(resume.pt {os.path.getsize(os.path.join(run, 'resume.pt')) / 1e6:.1f} MB for progic-test)")
 
         # -- weight averaging (train/soup.py): encoder/decoder means, codebooks from the base

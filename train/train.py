@@ -106,6 +106,10 @@ def parse(argv=None):
     ap.add_argument("--amp", default="off", choices=["off", "bf16"],
                     help="bf16 autocast for the encoder and decoder (for the GPU; VQ and losses stay "
                          "F32); not yet measured on the GPU")
+    ap.add_argument("--compile", default="off", choices=["off", "default", "reduce-overhead"],
+                    help="torch.compile the encoder and decoder with this mode (torch >= 2; for the "
+                         "GPU, where the eager step is bound by launching ~11k kernels); tried on one "
+                         "batch first, eager if that fails; not yet measured on the GPU")
     ap.add_argument("--slim-f16", action="store_true",
                     help="write resume.pt with F16 conv weights (see slim_state)")
     ap.add_argument("--max-images", type=int, default=0, help="use only the first N images (tests)")
@@ -310,6 +314,11 @@ def main(argv=None):
             return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    enc_fn, dec_fn = model.enc, model.dec
+    if a.compile != "off":
+        with autocast():
+            enc_fn, dec_fn = compiled(model, a.compile, sampler.batch(a.batch).to(device), N, log)
+
     lam = torch.tensor(stage_weights(N, a.p), device=device)
     last_layer = model.dec.last_layer()
     model.train()
@@ -327,15 +336,15 @@ def main(argv=None):
         x = sampler.batch(a.batch).to(device, non_blocking=True)
         B = x.shape[0]
         with autocast():
-            y = model.encode(x)
+            y = enc_fn(x)
         # The residual VQ (nearest codes, EMA codebooks, commitment) and the losses stay F32.
         y = y.float()
         idx, yhats, commit = model.quantize(y)
+        # The decoder's batch: latents and their 0-based stages (modulation rows), unclamped output.
         if a.all_stages:
-            # Every stage of every sample, weighted lambda_i.
-            with autocast():
-                xr = model.decode_stages(yhats, clamp=False)  # [N*B, 3, H, W], stage-major
+            # Every stage of every sample, weighted lambda_i; stage-major.
             st = torch.arange(N, device=device).repeat_interleave(B)
+            y_dec = torch.cat(yhats, 0)
             wt = lam[st] / B
         else:
             # Unbiased estimate of the same loss at 2/N of the decoder cost: per sample, one
@@ -344,11 +353,11 @@ def main(argv=None):
             i = torch.randint(0, N - 1, (B,), device=device)
             yh = torch.stack(yhats, 0)
             st = torch.cat([i, torch.full((B,), N - 1, device=device, dtype=torch.long)])
-            with autocast():
-                xr = model.decode(torch.cat([yh[i, torch.arange(B, device=device)], yhats[-1]], 0), st + 1,
-                                  clamp=False)
+            y_dec = torch.cat([yh[i, torch.arange(B, device=device)], yhats[-1]], 0)
             wt = torch.cat([torch.full((B,), a.p / B, device=device),
                             torch.full((B,), (1 - a.p) / B, device=device)])
+        with autocast():
+            xr = dec_fn(y_dec, st)
         xr = xr.float()
         xs = x.repeat(xr.shape[0] // B, 1, 1, 1)
         l1_b = err_per_sample(xr, xs, a.l1_luma)
@@ -449,6 +458,27 @@ def main(argv=None):
     save("(done)")
     logf.close()
     return 0
+
+
+def compiled(model, mode, x, N, log):
+    """The encoder and decoder under torch.compile(mode), tried forward and backward on the batch x
+    with the training step's shapes (no update), so that a failure falls back to eager before any
+    step is taken. -> (encoder, decoder) callables sharing the model's parameters."""
+    if not hasattr(torch, "compile"):
+        raise SystemExit(f"--compile needs torch >= 2 (this is {torch.__version__})")
+    t0 = time.time()
+    enc, dec = torch.compile(model.enc, mode=mode), torch.compile(model.dec, mode=mode)
+    try:
+        y = enc(x)
+        st = torch.arange(2 * x.shape[0], device=x.device) % N
+        dec(torch.cat([y, y], 0), st).float().mean().backward()
+    except Exception as e:  # noqa: BLE001 -- any compiler failure: train eager instead
+        log(f"--compile {mode} failed ({type(e).__name__}: {e}); training eager")
+        return model.enc, model.dec
+    finally:
+        model.zero_grad(set_to_none=True)
+    log(f"--compile {mode}: encoder and decoder compiled and tried in {time.time() - t0:.1f}s")
+    return enc, dec
 
 
 def hardware(device):
