@@ -318,6 +318,10 @@ def main(argv=None):
     if a.compile != "off":
         with autocast():
             enc_fn, dec_fn = compiled(model, a.compile, sampler.batch(a.batch).to(device), N, log)
+    # CUDA graphs (reduce-overhead) reuse their output memory: each step tells them a new one began
+    mark_step = None
+    if a.compile == "reduce-overhead" and enc_fn is not model.enc:
+        mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
 
     lam = torch.tensor(stage_weights(N, a.p), device=device)
     last_layer = model.dec.last_layer()
@@ -333,6 +337,8 @@ def main(argv=None):
         lr = lr_at(step, a, rewarm_from)
         for gparam in opt.param_groups:
             gparam["lr"] = lr
+        if mark_step is not None:
+            mark_step()
         x = sampler.batch(a.batch).to(device, non_blocking=True)
         B = x.shape[0]
         with autocast():
@@ -471,7 +477,7 @@ def compiled(model, mode, x, N, log):
     try:
         y = enc(x)
         st = torch.arange(2 * x.shape[0], device=x.device) % N
-        dec(torch.cat([y, y], 0), st).float().mean().backward()
+        dec(torch.cat([y, y], 0).float(), st).float().mean().backward()  # F32 in, as in a step
     except Exception as e:  # noqa: BLE001 -- any compiler failure: train eager instead
         log(f"--compile {mode} failed ({type(e).__name__}: {e}); training eager")
         return model.enc, model.dec
