@@ -35,7 +35,7 @@ Usage:
   --stages K      progressive stages to write / decode (1…5; each adds ≤ 0.039 bpp)
   --bpp X         the most stages whose rate stays within X bits per pixel
   --max-bytes N   fit the whole file in N bytes, downscaling when needed
-  --beams B       index search width 1…8 (default 4; 1 = greedy, fastest): ~same size,
+  --beams B       index search width 1…8 (default 8; 1 = greedy, fastest): ~same size,
                   better quality on average at the written stages, slower encoding
   --refine R      refinement codes after stage 5, where the latent's error is largest: "auto"
                   (default) fills the room --bpp / --max-bytes leave, or up to stage 5's

@@ -52,7 +52,7 @@ ROOT = os.path.dirname(HERE)
 FORMAT = "tessera-progic-1"
 # Residual-VQ search width of the TypeScript encoder by default (DEFAULT_BEAMS in
 # src/models/progic/codec.ts): the manifest measures what `mod.ts encode` writes.
-DEFAULT_BEAMS = 4
+DEFAULT_BEAMS = 8
 # The TypeScript decoder's default post-filter strength (DEFAULT_SMOOTHING in
 # src/models/progic/codec.ts): the manifest measures what `mod.ts decode` returns.
 DEFAULT_SMOOTHING = 0.5

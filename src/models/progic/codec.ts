@@ -79,7 +79,7 @@ export interface ProgicEncodeOptions {
 }
 
 /** Default residual-VQ search width of {@link ProgicCodec.encode} (bench/RESULTS.md). */
-export const DEFAULT_BEAMS = 4;
+export const DEFAULT_BEAMS = 8;
 
 /**
  * Default post-filter strength of {@link ProgicCodec.decode}: at 0.5 the blur lowers
