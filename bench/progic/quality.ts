@@ -58,6 +58,7 @@ const cfg = codec.config;
 const n = cfg.stages;
 const sum = Array.from({ length: n }, () => ({ bpp: 0, psnr: 0, msssim: 0 }));
 const sheetRows: RgbImage[] = [];
+const refined: boolean[] = Array(n).fill(false);
 
 for (const [i, name] of names.entries()) {
   const t0 = performance.now();
@@ -69,6 +70,8 @@ for (const [i, name] of names.entries()) {
     const { bytes } = await codec.encode(img, { stages: k });
     const dec = await codec.decode(bytes);
     if (dec.stages !== k) throw new Error(`${name}: a ${k}-stage stream decoded ${dec.stages}`);
+    // at k = N the default stream carries refinement codes after the stages
+    if (dec.refinementCodes) refined[k - 1] = true;
     const q = {
       bpp: (bytes.length * 8) / (img.width * img.height),
       psnr: psnr(img, dec.image),
@@ -122,11 +125,19 @@ function vstack(rows: readonly RgbImage[], gap = 6): RgbImage {
   return { width, height, data };
 }
 
+/** One entry of a manifest's quality table (`refined`: stage N with the default refinement). */
+interface TwinEntry {
+  stage: number;
+  refined?: boolean;
+  psnr: number;
+  ms_ssim: number;
+}
+
 /** The manifest's numbers (the PyTorch twin's evaluation at export), when it has them. */
-function twinQuality(): { images: number; stages: { psnr: number; ms_ssim: number }[] } | null {
+function twinQuality(): { images: number; stages: TwinEntry[] } | null {
   try {
     const m = JSON.parse(Deno.readTextFileSync(here(`../../weights/${opts.model}.json`)));
-    return m.quality?.stages?.length === n ? m.quality : null;
+    return Array.isArray(m.quality?.stages) ? m.quality : null;
   } catch {
     return null;
   }
@@ -162,9 +173,9 @@ function report(): string {
     `|--:|--:|--:|--:|${twin ? "--:|--:|" : ""}`,
   );
   sum.forEach((s, k) => {
-    const t = twin?.stages[k];
+    const t = twin?.stages.find((e) => e.stage === k + 1 && !!e.refined === refined[k]);
     L.push(
-      `| ${k + 1} | ${(s.bpp / cnt).toFixed(4)} | ${(s.psnr / cnt).toFixed(2)} | ${
+      `| ${k + 1}${refined[k] ? " + refinement" : ""} | ${(s.bpp / cnt).toFixed(4)} | ${(s.psnr / cnt).toFixed(2)} | ${
         (s.msssim / cnt).toFixed(4)
       } |${t ? ` ${t.psnr.toFixed(2)} | ${t.ms_ssim.toFixed(4)} |` : ""}`,
     );
