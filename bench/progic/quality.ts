@@ -175,9 +175,11 @@ function report(): string {
   sum.forEach((s, k) => {
     const t = twin?.stages.find((e) => e.stage === k + 1 && !!e.refined === refined[k]);
     L.push(
-      `| ${k + 1}${refined[k] ? " + refinement" : ""} | ${(s.bpp / cnt).toFixed(4)} | ${(s.psnr / cnt).toFixed(2)} | ${
-        (s.msssim / cnt).toFixed(4)
-      } |${t ? ` ${t.psnr.toFixed(2)} | ${t.ms_ssim.toFixed(4)} |` : ""}`,
+      `| ${k + 1}${refined[k] ? " + refinement" : ""} | ${(s.bpp / cnt).toFixed(4)} | ${
+        (s.psnr / cnt).toFixed(2)
+      } | ${(s.msssim / cnt).toFixed(4)} |${
+        t ? ` ${t.psnr.toFixed(2)} | ${t.ms_ssim.toFixed(4)} |` : ""
+      }`,
     );
   });
   L.push("");
