@@ -356,15 +356,18 @@ def main():
                   "--batch", "2", "--crop", "64", "--log-every", "1", "--warmup", "2"]
         import contextlib
         import io
-        quiet = contextlib.redirect_stdout(io.StringIO())
-        with quiet:
-            tr.main(common + ["--steps", "4", "--until", "2", "--fresh"])  # the first half of a 4-step run
+
+        def train_in(run_dir, *extra):
+            """train.main with `common` in the run folder run_dir, its stdout swallowed."""
+            with contextlib.redirect_stdout(io.StringIO()):
+                tr.main([a if a != run else run_dir for a in common] + list(extra))
+
+        train_in(run, "--steps", "4", "--until", "2", "--fresh")  # the first half of a 4-step run
         a2 = torch.load(os.path.join(run, "ckpt.pt"))
         assert a2["step"] == 2 and "opt" in a2
         sl = torch.load(os.path.join(run, "resume.pt"))
         assert "rvq.ema_sum" not in sl["model"] and "opt" not in sl
-        with contextlib.redirect_stdout(io.StringIO()):
-            tr.main(common + ["--steps", "4"])  # resumes from ckpt.pt
+        train_in(run, "--steps", "4")  # resumes from ckpt.pt
         b4 = torch.load(os.path.join(run, "ckpt.pt"))
         # the same run from a copy of the same 4 images given by --data must train the same weights
         data2 = os.path.join(tmp, "data2")
@@ -372,9 +375,7 @@ def main():
         for f in list_images()[:4]:
             shutil.copy(f, os.path.join(data2, "train"))
         run2 = os.path.join(tmp, "run2")
-        c2 = [a if a != run else run2 for a in common] + ["--data", data2]
-        with contextlib.redirect_stdout(io.StringIO()):
-            tr.main(c2 + ["--steps", "4", "--fresh"])
+        train_in(run2, "--data", data2, "--steps", "4", "--fresh")
         c4 = torch.load(os.path.join(run2, "ckpt.pt"))
         assert f"4 images from {data2} (train)" in open(os.path.join(run2, "train.log")).read()
         assert b4["step"] == c4["step"] == 4
@@ -382,8 +383,7 @@ def main():
         assert diff < 1e-4, diff
         # slim resume
         os.remove(os.path.join(run, "ckpt.pt"))
-        with contextlib.redirect_stdout(io.StringIO()):
-            tr.main(common + ["--steps", "5"])
+        train_in(run, "--steps", "5")
         log = open(os.path.join(run, "train.log")).read()
         assert "from=resume.pt" in log and "step=4" in log
         d5 = torch.load(os.path.join(run, "ckpt.pt"))
@@ -393,8 +393,7 @@ def main():
         # --slim-f16: conv weights F16 (export's rule), codebooks / EMA counts / modulation F32,
         # and a slim resume from it starts from exactly those values widened
         run3 = os.path.join(tmp, "run3")
-        with contextlib.redirect_stdout(io.StringIO()):
-            tr.main([a if a != run else run3 for a in common] + ["--steps", "2", "--fresh", "--slim-f16"])
+        train_in(run3, "--steps", "2", "--fresh", "--slim-f16")
         s16 = ckpt.load(os.path.join(run3, "resume.pt"))["model"]
         f32 = ckpt.load(os.path.join(run3, "ckpt.pt"))["model"]
         assert s16["enc.down.weight"].dtype == torch.float16
@@ -406,8 +405,7 @@ def main():
         assert torch.equal(m16.state_dict()["enc.down.weight"], s16["enc.down.weight"].float())
         # --amp bf16 (meant for the GPU; CPU autocast runs the same code path): finite steps
         run4 = os.path.join(tmp, "run4")
-        with contextlib.redirect_stdout(io.StringIO()):
-            tr.main([a if a != run else run4 for a in common] + ["--steps", "2", "--fresh", "--amp", "bf16"])
+        train_in(run4, "--steps", "2", "--fresh", "--amp", "bf16")
         a4 = ckpt.load(os.path.join(run4, "ckpt.pt"))
         assert a4["step"] == 2 and a4["history"][-1]["amp"] == "bf16"
         assert "non-finite" not in open(os.path.join(run4, "train.log")).read()
@@ -424,9 +422,7 @@ def main():
                                    (lambda m, mode: Broken(), "failed (RuntimeError: no compiler here)")):
                 torch.compile = stand_in
                 run5 = os.path.join(tmp, "run5")
-                with contextlib.redirect_stdout(io.StringIO()):
-                    tr.main([a if a != run else run5 for a in common] + ["--steps", "2", "--fresh",
-                                                                        "--compile", "default"])
+                train_in(run5, "--steps", "2", "--fresh", "--compile", "default")
                 assert says in open(os.path.join(run5, "train.log")).read()
                 assert ckpt.load(os.path.join(run5, "ckpt.pt"))["step"] == 2
                 shutil.rmtree(run5)
