@@ -425,7 +425,8 @@ def main(argv=None):
             "args": {k: v for k, v in (ck.get("args") or {}).items()
                      if k in ("batch", "crop", "lr", "lr_min", "lambda_ms", "l1_luma", "l2", "peak", "peak_p",
                               "peak_sigma", "peak_chroma", "beta", "p",
-                              "ema_decay", "dead_frac", "disc_start", "disc_weight", "steps", "device", "downscale_p")},
+                              "ema_decay", "dead_frac", "disc_start", "disc_weight", "steps", "warmup", "rewarm",
+                              "device", "downscale_p")},
             "loss": ("sum_i lambda_i (L1 [+ l2 L2] [+ peak P] + lambda_ms (1 - MS-SSIM) + beta commit_i), "
                      "lambda = p/(N-1).., 1-p, p = 0.5; L1 over RGB (l1_luma 0) or over YCbCr with weights "
                      "(l1_luma, 1, 1) / l1_luma, L2 the same with squared errors, P = (mean E^(peak_p/2))^(1/peak_p) "

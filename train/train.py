@@ -258,7 +258,8 @@ def main(argv=None):
     log("args " + " ".join(f"{k}={v}" for k, v in sorted(vars(a).items())))
     # One segment per session, so that a manifest can say which settings trained which steps
     # (the args of a checkpoint are only those of its last session).
-    history.append({"from_step": step, "to_step": step, "lr": a.lr, "amp": a.amp, "lambda_ms": a.lambda_ms,
+    history.append({"from_step": step, "to_step": step, "lr": a.lr, "lr_min": a.lr_min, "steps": a.steps,
+                    "warmup": a.warmup, "amp": a.amp, "lambda_ms": a.lambda_ms,
                     "l1_luma": a.l1_luma, "l2": a.l2,
                     "peak": a.peak, "peak_p": a.peak_p, "peak_sigma": a.peak_sigma,
                     "peak_chroma": a.peak_chroma,

@@ -13,7 +13,9 @@
 # env: DEVICE (cuda), BOX (seconds the whole script may take), BATCH, CROP, SIZES, ITERS,
 # NOBENCH=1 (skip 2), FRESH=1 (train a fresh run in 3; never commit its pieces over a resume.pt),
 # AMP=1 (train with --amp bf16, falling back to F32 if that run fails), COMPILE=MODE (train with
-# --compile MODE: default or reduce-overhead; train.py itself falls back to eager).
+# --compile MODE: default or reduce-overhead; train.py itself falls back to eager), STEPS (the
+# schedule's length, 200000) and WARMUP (its warm-up steps, 1000: a WARMUP at the resumed step with
+# a STEPS a box ahead runs one whole cosine from --lr to --lr-min in that box).
 # BATCH is 64: the eager step is bound by launching its ~11k kernels (train/README.md, "GPU
 # machine"), so twice the first run's 32 crops should cost little more time per step.
 set -u
@@ -23,6 +25,7 @@ BATCH=${BATCH:-64}
 CROP=${CROP:-256}
 SIZES=${SIZES:-768x512,512x512,256x256}
 ITERS=${ITERS:-10}
+STEPS=${STEPS:-200000}
 PY=${PY:-python3}
 if [ "$DEVICE" != cuda ] && [ -z "${NOBENCH:-}" ]; then
   echo "the bench step exports over weights/progic-s.*: run it on the GPU machine (which has a copy" \
@@ -54,7 +57,7 @@ $PY -c "import torch; print('torch', torch.__version__, torch.cuda.is_available(
 
 export PYTHONUNBUFFERED=1
 TRAIN=($PY train/train.py --config progic-s --device "$DEVICE" --data .dev/data
-  --steps 200000 --batch "$BATCH" --crop "$CROP" --threads 8 --save-min 1.5 --slim-f16
+  --steps "$STEPS" ${WARMUP:+--warmup "$WARMUP"} --batch "$BATCH" --crop "$CROP" --threads 8 --save-min 1.5 --slim-f16
   --log-every 100 --run-dir "$RUN" ${COMPILE:+--compile "$COMPILE"})
 
 # Pieces of the last saved resume.pt into $OUT (whole pieces only: write beside, then rename).
