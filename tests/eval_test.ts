@@ -145,6 +145,12 @@ Deno.test("cli: options parse and bad ones are refused", () => {
   assertThrows(() => parseArgs([]), Error, "--data");
   assertThrows(() => parseArgs(["--data", "d", "--codecs", "gif"]), Error, "unknown codec");
   assertThrows(() => parseArgs(["--data", "d", "--limit", "0"]), Error, "--limit");
+  const f = parseArgs(["--data", "d", "--presmoothing", "1", "--smoothing=0"]);
+  assertEquals([f.presmoothing, f.smoothing], [1, 0]);
+  assertEquals(parseArgs(["--data", "d"]).smoothing, undefined);
+  for (const bad of ["1.5", "-0.1", "", "x"]) {
+    assertThrows(() => parseArgs(["--data", "d", "--smoothing", bad]), Error, "[0, 1]");
+  }
 });
 
 Deno.test("svg: RD chart has one line per series on a log axis", () => {
@@ -514,6 +520,26 @@ Deno.test("tessera: the adapter passes stages, refinement and model, and fails c
     () => loadTessera(undefined, "data:application/javascript,export const x = 1;"),
     TesseraUnavailableError,
     "does not export encode() and decode()",
+  );
+  // Other filter strengths reach encode and decode, and name another codec.
+  const decodeOpts: unknown[] = [];
+  const filteredApi: TesseraApi = {
+    ...api,
+    decode(bytes, opts) {
+      decodeOpts.push(opts);
+      return api.decode(bytes);
+    },
+  };
+  const cf = tesseraCodec(filteredApi, "progic-t", undefined, { presmoothing: 1, smoothing: 0.75 });
+  assertEquals(cf.name, "tessera-progic-t-pre1-post0.75");
+  assert(cf.settings?.includes("pre-filter 1 and post-filter 0.75"), cf.settings);
+  seen.length = 0;
+  assertEquals(await cf.decode(await cf.encode(img, "s5r")), img);
+  assertEquals(seen, [{ stages: 5, refine: "auto", model: "progic-t", presmoothing: 1 }]);
+  assertEquals(decodeOpts, [{ smoothing: 0.75 }]);
+  assertEquals(
+    tesseraCodec(api, "progic-t", undefined, { smoothing: 0 }).name,
+    "tessera-progic-t-pred-post0",
   );
   // The real entry either loads or is reported as unavailable; nothing else.
   try {

@@ -2,7 +2,8 @@
  * Rate–distortion evaluation of Tessera against JPEG, WebP, AVIF and JPEG XL.
  *
  *   deno run -A bench/eval/main.ts --data DIR [--codecs tessera,jpeg,webp,avif,jxl]
- *     [--out DIR] [--limit N] [--jobs N] [--model NAME] [--butteraugli auto|libjxl|debian|none]
+ *     [--out DIR] [--limit N] [--jobs N] [--model NAME] [--presmoothing X] [--smoothing X]
+ *     [--butteraugli auto|libjxl|debian|none]
  *     [--sheets N] [--sheet-stage K] [--sheet-bpp X] [--sheet-crop PX] [--report-only]
  *     [--no-setup]
  *
@@ -33,6 +34,10 @@ export interface CliOptions {
   jobs: number;
   /** Tessera model name. */
   model?: string;
+  /** Tessera's encoder pre-filter strength, when not the library's default. */
+  presmoothing?: number;
+  /** Tessera's decoder post-filter strength, when not the library's default. */
+  smoothing?: number;
   /** Butteraugli tool. */
   butteraugli: ButteraugliChoice;
   /** Contact sheets. */
@@ -56,6 +61,8 @@ export const USAGE: string = `usage: deno run -A bench/eval/main.ts --data DIR [
   --limit N           only the first N images (sorted by name)
   --jobs N            images evaluated concurrently (default 1)
   --model NAME        Tessera model (default: the library default)
+  --presmoothing X    Tessera's encoder pre-filter in [0, 1] (default: the library's)
+  --smoothing X       Tessera's decoder post-filter in [0, 1] (default: the library's)
   --butteraugli TOOL  auto | libjxl | debian | none (default auto)
   --sheets N          contact sheets for the first N images (default 3)
   --sheet-stage K     Tessera stage the sheets match (default 2)
@@ -87,6 +94,11 @@ export function parseArgs(args: readonly string[]): CliOptions {
     if (!Number.isInteger(n) || n < min) throw new Error(`${name} needs an integer ≥ ${min}`);
     return n;
   };
+  const unit = (name: string, v: string): number => {
+    const x = Number(v);
+    if (v.trim() === "" || !(x >= 0 && x <= 1)) throw new Error(`${name} needs a number in [0, 1]`);
+    return x;
+  };
   const choices = ["auto", "libjxl", "debian", "none"];
   const withValue: Record<string, (v: string) => void> = {
     "--data": (v) => (o.data = v),
@@ -95,6 +107,8 @@ export function parseArgs(args: readonly string[]): CliOptions {
     "--limit": (v) => (o.limit = int("--limit", v, 1)),
     "--jobs": (v) => (o.jobs = int("--jobs", v, 1)),
     "--model": (v) => (o.model = v),
+    "--presmoothing": (v) => (o.presmoothing = unit("--presmoothing", v)),
+    "--smoothing": (v) => (o.smoothing = unit("--smoothing", v)),
     "--butteraugli": (v) => {
       if (!choices.includes(v)) throw new Error(`--butteraugli takes ${choices.join(" | ")}`);
       o.butteraugli = v as ButteraugliChoice;
@@ -149,7 +163,12 @@ export async function buildCodecs(o: CliOptions): Promise<Codec[]> {
   const codecs: Codec[] = [];
   if (o.codecs.includes("tessera")) {
     try {
-      codecs.push(await loadTessera(o.model));
+      codecs.push(
+        await loadTessera(o.model, undefined, {
+          presmoothing: o.presmoothing,
+          smoothing: o.smoothing,
+        }),
+      );
     } catch (e) {
       log(`tessera: skipped — ${(e as Error).message}`);
     }

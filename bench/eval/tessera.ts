@@ -21,6 +21,19 @@ export interface TesseraEncodeOptions {
   model?: string;
   /** Refinement codes after the last stage: 0 none, "auto" the library's default. */
   refine?: number | "auto";
+  /** Encoder pre-filter strength in [0, 1] (default: the library's). */
+  presmoothing?: number;
+}
+
+/**
+ * The codec's filter strengths when they are not the library's defaults (a measurement of other
+ * settings): the encoder's pre-filter and the decoder's post-filter, each in [0, 1].
+ */
+export interface TesseraFilters {
+  /** Encoder pre-filter strength. */
+  presmoothing?: number;
+  /** Decoder post-filter strength. */
+  smoothing?: number;
 }
 
 /** The part of the library API the adapter needs. */
@@ -33,6 +46,7 @@ export interface TesseraApi {
   /** Decodes a stream back to an image. */
   decode(
     bytes: Uint8Array,
+    opts?: { smoothing?: number },
   ): Promise<{ image: { width: number; height: number; data: Uint8Array } }>;
 }
 
@@ -56,18 +70,32 @@ export const REFINED_POINT = `s${TESSERA_STAGES}r`;
  * Wraps a library API as a harness codec (exported for tests with a stand-in API).
  * `defaultModel` only names the model in the report when `model` is not given.
  */
-export function tesseraCodec(api: TesseraApi, model?: string, defaultModel?: string): Codec {
+export function tesseraCodec(
+  api: TesseraApi,
+  model?: string,
+  defaultModel?: string,
+  filters: TesseraFilters = {},
+): Codec {
+  const { presmoothing, smoothing } = filters;
+  const filtered = presmoothing !== undefined || smoothing !== undefined;
   const points = [
     ...Array.from({ length: TESSERA_STAGES }, (_, i) => stagePoint(i + 1)),
     REFINED_POINT,
   ];
   return {
-    name: model ? `tessera-${model}` : "tessera",
+    // Other filter settings are another codec: records of the two must not be pooled.
+    name: (model ? `tessera-${model}` : "tessera") +
+      (filtered ? `-pre${presmoothing ?? "d"}-post${smoothing ?? "d"}` : ""),
     points,
     settings: `Tessera ProGIC, model ${model ?? defaultModel ?? "(library default)"}, ` +
       `stages 1–${TESSERA_STAGES} without refinement and ${REFINED_POINT} (${TESSERA_STAGES} stages ` +
       "with the default refinement), library defaults (grid fit, encoder pre-filter, beam search " +
-      "aimed at each point's stage count, decoder post-filter)",
+      "aimed at each point's stage count, decoder post-filter)" +
+      (filtered
+        ? `, except pre-filter ${presmoothing ?? "default"} and post-filter ${
+          smoothing ?? "default"
+        }`
+        : ""),
     async encode(rgb: RgbImage, point: string): Promise<Uint8Array> {
       if (!points.includes(point)) throw new Error(`unknown Tessera point "${point}"`);
       const refined = point === REFINED_POINT;
@@ -75,6 +103,7 @@ export function tesseraCodec(api: TesseraApi, model?: string, defaultModel?: str
         stages: refined ? TESSERA_STAGES : Number(point.slice(1)),
         refine: refined ? "auto" : 0,
         ...(model ? { model } : {}),
+        ...(presmoothing !== undefined ? { presmoothing } : {}),
       };
       const r = await api.encode(
         { width: rgb.width, height: rgb.height, data: rgb.data, channels: 3 },
@@ -83,7 +112,7 @@ export function tesseraCodec(api: TesseraApi, model?: string, defaultModel?: str
       return r.bytes;
     },
     async decode(bytes: Uint8Array): Promise<RgbImage> {
-      const { image } = await api.decode(bytes);
+      const { image } = await api.decode(bytes, smoothing !== undefined ? { smoothing } : {});
       const px = image.width * image.height;
       if (image.data.length === px * 3) return image;
       if (image.data.length === px * 4) {
@@ -105,6 +134,7 @@ export function tesseraCodec(api: TesseraApi, model?: string, defaultModel?: str
 export async function loadTessera(
   model?: string,
   entry: string = new URL("../../mod.ts", import.meta.url).href,
+  filters: TesseraFilters = {},
 ): Promise<Codec> {
   let mod: Record<string, unknown>;
   try {
@@ -119,5 +149,5 @@ export async function loadTessera(
     throw new TesseraUnavailableError(`${entry} does not export encode() and decode() yet`);
   }
   const dflt = typeof mod.DEFAULT_MODEL === "string" ? mod.DEFAULT_MODEL : undefined;
-  return tesseraCodec(mod as unknown as TesseraApi, model, dflt);
+  return tesseraCodec(mod as unknown as TesseraApi, model, dflt, filters);
 }
