@@ -10,6 +10,7 @@
 #   tools/gpu/prepare.sh            # build .dev and .gl
 #   tools/gpu/prepare.sh light      # before the device call: untrack the large files
 #   tools/gpu/prepare.sh restore    # after it (also safe to run twice)
+#   tools/gpu/collect.sh FILES_AT   # after a training call: restore, then the checked resume.pt
 # Two kinds of call fit the limit (Deno, the data and progic-s's resume.pt together do not):
 #   bench (weights of a one-step fresh run; times do not depend on the values):
 #                         tools/gpu/prepare.sh light; run("bash tools/gpu/session.sh", carry=[".dev", ".gl"])

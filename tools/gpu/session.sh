@@ -9,7 +9,7 @@
 #      cost does not depend on the weights' values), and the GPU time per kernel
 #      (bench/progic/profile.ts);
 #   3. training for what the time box leaves; resume.pt (F16 conv weights, --slim-f16) copied
-#      back in 15 MiB pieces after every save (join: cat resume.pt.0* > resume.pt; SHA256).
+#      back in 15 MiB pieces after every save (here: tools/gpu/collect.sh FILES_AT joins and checks them).
 # env: DEVICE (cuda), BOX (seconds the whole script may take), BATCH, CROP, SIZES, ITERS,
 # NOBENCH=1 (skip 2), FRESH=1 (train a fresh run in 3; never commit its pieces over a resume.pt),
 # AMP=1 (train with --amp bf16, falling back to F32 if that run fails), COMPILE=MODE (train with
