@@ -23,11 +23,14 @@ cat "$src"/resume.pt.[0-9]* >"$tmp"
 want=$(awk '$2 == "-" { print $1 }' "$src/SHA256")
 got=$(sha256sum "$tmp" | cut -d' ' -f1)
 [ "$want" = "$got" ] || { echo "joined resume.pt: sha256 $got, expected $want" >&2; exit 1; }
+# train/ckpt.py's loader (torch >= 2.6 refuses a full checkpoint's RNG state otherwise)
 step() {
-  /usr/bin/python3 -c 'import sys, torch; print(torch.load(sys.argv[1], map_location="cpu")["step"])' "$1"
+  /usr/bin/python3 -c 'import sys; sys.path.insert(0, "train"); import ckpt; print(ckpt.load(sys.argv[1])["step"])' "$1"
 }
 new=$(step "$tmp")
-old=$([ -f "$RUN/resume.pt" ] && step "$RUN/resume.pt" || echo 0)
+old=0
+# an installed resume.pt that cannot be read stops the script (set -e) rather than counting as 0
+if [ -f "$RUN/resume.pt" ]; then old=$(step "$RUN/resume.pt"); fi
 [ "$new" -ge "$old" ] || { echo "resume.pt from the call is at step $new, the installed one at $old" >&2; exit 1; }
 mv "$tmp" "$RUN/resume.pt"
 trap - EXIT
