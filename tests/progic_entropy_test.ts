@@ -13,6 +13,7 @@ import {
   type ProgicStream,
   type ProgicStreamModel,
   readProgic,
+  readProgicParams,
   writeProgic,
 } from "../src/models/progic/bitstream.ts";
 import { ProgicCodec } from "../src/models/progic/codec.ts";
@@ -288,12 +289,23 @@ Deno.test("progic entropy: crafted parameter blocks and stage payloads give type
   assertThrows(() => inspect(make([2, 64, 48, 0b101], segs)), BitstreamError, "past the 2");
   assertEquals(inspect(make([2, 64, 48, 0b01], segs)).stageCoding, ["rans", "fixed"]);
   assertThrows(() => read(make([2, 64, 48, 1, 0], segs)), BitstreamError, "unexpected");
-  assertThrows(() => read(make([4, 64, 48, 1], segs)), BitstreamError, "version 4");
-  // Version 3's refinement flag: 0 or 1, and a refinement only after all N stages.
-  assertEquals(read(make([3, 64, 48, 0b01, 0], segs)).indices.length, 2);
-  assertThrows(() => read(make([3, 64, 48, 0b01, 2], segs)), BitstreamError, "flag 2");
-  assertThrows(() => read(make([3, 64, 48, 0b01, 1], segs)), BitstreamError, "all 5");
-  assertEquals(inspect(make([3, 64, 48, 0b01, 1], segs)).stages, 1);
+  assertThrows(() => read(make([5, 64, 48, 1, 0], segs)), BitstreamError, "version 5");
+  assertThrows(() => read(make([0, 64, 48], segs)), BitstreamError, "version 0");
+  // The refinement flag of versions 3 and 4: 0 or 1, and a refinement only after all N stages.
+  for (const v of [3, 4]) {
+    assertEquals(read(make([v, 64, 48, 0b01, 0], segs)).indices.length, 2);
+    assertThrows(() => read(make([v, 64, 48, 0b01, 2], segs)), BitstreamError, "flag 2");
+    assertThrows(() => read(make([v, 64, 48, 0b01, 1], segs)), BitstreamError, "all 5");
+    assertEquals(inspect(make([v, 64, 48, 0b01, 1], segs)).stages, 1);
+    // Version 3 stored the refinement's depth table; version 4 codes the depths adaptively.
+    const params = readProgicParams({
+      params: Uint8Array.from([v, 64, 48, 0b01, 1]),
+      width: 64,
+      height: 48,
+      segmentCount: 6,
+    });
+    assertEquals(params.refinementLayout, v === 3 ? "table" : "adaptive");
+  }
   // Checksummed but wrong rANS payloads: cut short, extended, random.
   const rand = rng(11);
   const rans = segs[0];

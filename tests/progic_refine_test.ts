@@ -44,17 +44,20 @@ Deno.test("refine: the fill order gives the largest residual first, the lower po
   assertEquals(Array.from(fillOrder(rows)), Array.from(g("refine_order").data));
 });
 
+// A 37-position grid, 5 positions wide (the last row holds 2).
+const GRID = { positions: 37, width: 5, books: 4, bits: BITS };
+const CHAIN = Array.from(
+  { length: 4 },
+  (_, e) => Int32Array.from({ length: 37 }, (_, p) => (p * 97 + e * 13) % K),
+);
+const ORDER = Int32Array.from({ length: 4 * 37 }, (_, k) => (k * 11) % 37);
+
 Deno.test("refine: segments round-trip, and damaged ones give typed errors", () => {
-  const chain = Array.from(
-    { length: 4 },
-    (_, e) => Int32Array.from({ length: 37 }, (_, p) => (p * 97 + e * 13) % K),
-  );
-  const order = Int32Array.from({ length: 4 * 37 }, (_, k) => (k * 11) % 37);
   for (const m of [1, 20, 37, 100, 148]) {
-    const r = refinementOf(order, m, chain);
+    const r = refinementOf(ORDER, m, CHAIN);
     assertEquals(r.codes.length, m);
-    const bytes = encodeRefinement(r, BITS);
-    const back = decodeRefinement(bytes, 37, 4, BITS);
+    const bytes = encodeRefinement(r, GRID.width, BITS);
+    const back = decodeRefinement(bytes, GRID);
     assertEquals([Array.from(back.depth), Array.from(back.codes)], [
       Array.from(r.depth),
       Array.from(r.codes),
@@ -62,24 +65,27 @@ Deno.test("refine: segments round-trip, and damaged ones give typed errors", () 
     // The maps the decoder gathers from: a code where a position has one, K where it has none.
     const maps = refinementMaps(r, 4, K);
     for (let p = 0; p < 37; p++) {
-      for (let e = 0; e < 4; e++) assertEquals(maps[e][p], e < r.depth[p] ? chain[e][p] : K);
+      for (let e = 0; e < 4; e++) assertEquals(maps[e][p], e < r.depth[p] ? CHAIN[e][p] : K);
     }
     assertThrows(
-      () => decodeRefinement(bytes.slice(0, bytes.length - 3), 37, 4, BITS),
+      () => decodeRefinement(bytes.slice(0, bytes.length - 3), GRID),
       BitstreamError,
     );
     if (Math.max(...r.depth) > 1) {
       assertThrows(
-        () => decodeRefinement(bytes, 37, 1, BITS),
+        () => decodeRefinement(bytes, { ...GRID, books: 1 }),
         BitstreamError,
         "refinement codebooks",
       );
     }
   }
-  assertThrows(() => encodeRefinement(refinementOf(order, 0, chain), BITS), InvalidArgumentError);
+  assertThrows(
+    () => encodeRefinement(refinementOf(ORDER, 0, CHAIN), 5, BITS),
+    InvalidArgumentError,
+  );
   // Mutated sections (as a checksum-valid but doctored file would hold): a typed error, or depths
   // and codes in range.
-  const good = encodeRefinement(refinementOf(order, 60, chain), BITS);
+  const good = encodeRefinement(refinementOf(ORDER, 60, CHAIN), GRID.width, BITS);
   const rand = rng(17);
   let rejected = 0;
   for (let t = 0; t < 300; t++) {
@@ -88,7 +94,7 @@ Deno.test("refine: segments round-trip, and damaged ones give typed errors", () 
       bad[Math.floor(rand() * bad.length)] = Math.floor(rand() * 256);
     }
     try {
-      const r = decodeRefinement(bad, 37, 4, BITS);
+      const r = decodeRefinement(bad, GRID);
       let total = 0;
       r.depth.forEach((d) => (assert(d <= 4, `depth ${d}`), total += d));
       assertEquals(r.codes.length, total);
@@ -99,6 +105,62 @@ Deno.test("refine: segments round-trip, and damaged ones give typed errors", () 
     }
   }
   assert(rejected > 200, `only ${rejected} of 300 mutations were rejected`);
+});
+
+Deno.test("refine: version 3 sections (a stored depth table) still read", async () => {
+  // Written by the version-3 encoder (2026-12-04) from ORDER's first 60 codes of CHAIN.
+  const bytes = await Deno.readFile(new URL("tests/golden/progic_refine_table_37x60.bin", root));
+  const want = refinementOf(ORDER, 60, CHAIN);
+  const back = decodeRefinement(bytes, GRID, "table");
+  assertEquals([Array.from(back.depth), Array.from(back.codes)], [
+    Array.from(want.depth),
+    Array.from(want.codes),
+  ]);
+  // Read in the other layout, the same bytes are not the same refinement.
+  let same = false;
+  try {
+    const other = decodeRefinement(bytes, GRID);
+    same = Array.from(other.depth).join() === Array.from(want.depth).join();
+  } catch (e) {
+    assert(e instanceof BitstreamError, String(e));
+  }
+  assert(!same, "the layouts should differ");
+});
+
+Deno.test("refine: the adaptive depth model costs what its counts say, and less than a table when depths cluster", () => {
+  // Depths of a 12×10 grid: a refined 4×5 block (depth 2 inside, 1 on its border), the rest 0.
+  const w = 12, h = 10, depth = new Uint8Array(w * h);
+  for (let y = 2; y < 6; y++) {
+    for (let x = 3; x < 8; x++) depth[y * w + x] = y === 2 || x === 3 ? 1 : 2;
+  }
+  let total = 0;
+  depth.forEach((d) => total += d);
+  const r = { depth, codes: Int32Array.from({ length: total }, (_, i) => (i * 37) % K) };
+  const bytes = encodeRefinement(r, w, BITS);
+  assertEquals(
+    Array.from(decodeRefinement(bytes, { positions: w * h, width: w, books: 4, bits: BITS }).depth),
+    Array.from(depth),
+  );
+  // Independent count of the ideal size: contexts by hand, counts 1 + 2 per depth seen.
+  const counts = [0, 1, 2].map(() => [1, 1, 1]);
+  let ideal = 0;
+  for (let p = 0; p < w * h; p++) {
+    const x = p % w;
+    const c = (x > 0 && depth[p - 1] > 0 ? 1 : 0) + (p >= w && depth[p - w] > 0 ? 1 : 0);
+    const sum = counts[c][0] + counts[c][1] + counts[c][2];
+    ideal += -Math.log2(counts[c][depth[p]] / sum);
+    counts[c][depth[p]] += 2;
+  }
+  const bodyBits = (bytes.length - 1 - 4) * 8; // less E′ and the 4-byte rANS state
+  assert(
+    Math.abs(bodyBits - (ideal + total * BITS)) <= 8,
+    `${bodyBits} bits coded for an ideal ${ideal + total * BITS}`,
+  );
+  // A static table of these counts (version 3's layout) would cost more than the whole body.
+  const n = [0, 0, 0];
+  depth.forEach((d) => n[d]++);
+  const staticBits = -n.reduce((a, k) => a + (k ? k * Math.log2(k / (w * h)) : 0), 0);
+  assert(ideal < staticBits, `adaptive ${ideal.toFixed(1)} ≥ static ${staticBits.toFixed(1)} bits`);
 });
 
 /** The refinement search and the refined decode against the twin. */

@@ -250,11 +250,11 @@ def refined_decode(model, y, yhat, stage_total, ch, cw, smoothing):
     room = model.N * 8 * math.ceil(P * math.log2(model.K) / 8) - stage_total
     codes, energy = refine_chain((y - yhat).reshape(-1, C), model.refine)
     order = fill_order(energy.numpy())
-    m = auto_count(order, P, model.K, room)
+    m = auto_count(order, P, model.K, room, w)
     depth = depths(order, P, m)
     z = refined_latent(yhat.reshape(-1, C), model.refine, codes, depth).reshape(h, w, C).permute(2, 0, 1)[None]
     rec = model.render(z, model.N, ch, cw, smoothing)
-    return rec, stage_total + (math.ceil(section_bits(depth, model.K) / 8) * 8 if m else 0)
+    return rec, stage_total + (math.ceil(section_bits(depth, model.K, w) / 8) * 8 if m else 0)
 
 
 def load_checkpoint(config, path=None):

@@ -147,24 +147,35 @@ def depths(order, positions, m):
     return np.bincount(np.asarray(order[:m], np.int64), minlength=positions)
 
 
-def section_bits(depth, K):
-    """Ideal size in bits of a refinement section with these depths (refine.ts): log2(K) per code,
-    the depths under their own frequencies, E′ and the depth table (at most 3 bytes per frequency),
-    the rANS state (4 bytes)."""
+def depth_bits(depth, width):
+    """Ideal bits of the depths under the adaptive model of refine.ts (ProGIC parameters version
+    4): per context (how many of the left and upper neighbours have codes, 0-2) counts that start
+    at 1 per depth 0..max and grow by 2 per depth seen."""
+    d = np.asarray(depth, np.int64)
+    counts = np.ones((3, int(d.max()) + 1))
+    bits = 0.0
+    for p, v in enumerate(d):
+        c = int(p % width > 0 and d[p - 1] > 0) + int(p >= width and d[p - width] > 0)
+        bits -= math.log2(counts[c, v] / counts[c].sum())
+        counts[c, v] += 2
+    return bits
+
+
+def section_bits(depth, K, width):
+    """Ideal size in bits of a refinement section with these depths on a grid `width` positions
+    wide (refine.ts): log2(K) per code, the depths under the adaptive model, E′ (1 byte) and the
+    rANS state (4 bytes)."""
     depth = np.asarray(depth)
-    counts = np.bincount(depth)
-    p = counts[counts > 0] / depth.size
-    return (depth.sum() * math.log2(K) - (counts[counts > 0] * np.log2(p)).sum()
-            + 8 * (1 + 3 * (len(counts) - 1)) + 32)
+    return depth.sum() * math.log2(K) + depth_bits(depth, width) + 8 + 32
 
 
-def auto_count(order, positions, K, room_bits):
+def auto_count(order, positions, K, room_bits, width):
     """The most codes of `order` whose section fits in `room_bits` (0 when none does), by bisection
     on the count, as the codec's `"auto"` budget (src/models/progic/codec.ts)."""
     lo, hi = 0, len(order)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if section_bits(depths(order, positions, mid), K) <= room_bits:
+        if section_bits(depths(order, positions, mid), K, width) <= room_bits:
             lo = mid
         else:
             hi = mid - 1

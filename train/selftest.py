@@ -551,7 +551,11 @@ def main():
         z = refine.refined_latent(torch.zeros(10, 8), books, codes, depth)
         for p in range(10):
             assert torch.allclose(z[p], sum((books[i][codes[i, p]] for i in range(depth[p])), torch.zeros(8)))
-        ok("refine: fill order by hand, greedy chain and energies, refined latent by depth")
+        # Adaptive depth bits by hand (width 2, depths 1 0 / 1 1): contexts 0, 1, 1, 1 cost
+        # 1 + 1 + 2 + 1 bits (refine.ts's model: counts 1 per depth, +2 per depth seen).
+        assert abs(refine.depth_bits([1, 0, 1, 1], 2) - 5.0) < 1e-12
+        assert abs(refine.section_bits([1, 0, 1, 1], 1024, 2) - (30 + 5 + 40)) < 1e-12
+        ok("refine: fill order by hand, greedy chain and energies, refined latent by depth, depth bits")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"selftest passed in {time.time() - T0:.1f}s")
