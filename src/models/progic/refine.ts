@@ -207,11 +207,12 @@ export function decodeRefinement(
   }
   const dec = new RansDecoder(bytes.subarray(bytes.length - br.remaining), what);
   const depth = new Uint8Array(g.positions);
-  const model = new DepthModel(deepest, g.width, depth);
+  // Version 3's stored table serves every position; version 4's model adapts as it goes.
+  const model = table ? undefined : new DepthModel(deepest, g.width, depth);
   const codes: number[] = [];
   for (let p = 0; p < g.positions; p++) {
-    depth[p] = dec.decode(table ?? model.table(p));
-    model.update(p);
+    depth[p] = dec.decode(table ?? model!.table(p));
+    model?.update(p);
     for (let e = 0; e < depth[p]; e++) codes.push(dec.decodeBits(g.bits));
   }
   dec.finish();
