@@ -41,11 +41,11 @@ Usage:
                   (default) fills the room --bpp / --max-bytes leave, or up to stage 5's
                   fixed-length size (0.195 bpp) without them; a number is the mean count per
                   16×16 block (0…4 with progic-t; 0: none)
-  --presmoothing S  encoder pre-filter strength 0…1 (default 0.5): a light blur before
+  --presmoothing S  encoder pre-filter strength 0…1 (default 1): a light blur before
                   encoding that lowers Butteraugli for a little PSNR; 0 turns it off
   --pad           pad every side to a multiple of 16 instead of shrinking one that is 1–4
                   pixels past it (481 → 480, enlarged back on decode)
-  --smoothing S   decoder post-filter strength 0…1 (default 0.5): a light blur that lowers
+  --smoothing S   decoder post-filter strength 0…1 (default 1): a light blur that lowers
                   Butteraugli for a little PSNR; 0 keeps the network's output as it is
   --model NAME    model to encode with (default progic-t); decode reads it from the file
   --background C  flatten transparent images onto this colour (default: refuse them)

@@ -147,7 +147,7 @@ export interface EncodeOptions extends AlphaOptions {
    */
   readonly refine?: number | "auto";
   /**
-   * Pre-filter strength 0…1 (default 0.5): a light blur of the image before the encoder that
+   * Pre-filter strength 0…1 (default 1): a light blur of the image before the encoder that
    * lowers Butteraugli for a little PSNR. The stream and the decoder are the same either way.
    */
   readonly presmoothing?: number;
@@ -210,7 +210,7 @@ export interface DecodeOptions {
   /** Decode only the first k stages. */
   readonly stages?: number;
   /**
-   * Post-filter strength in [0, 1] (default 0.5): a light blur blended into the decoded image,
+   * Post-filter strength in [0, 1] (default 1): a light blur blended into the decoded image,
    * which lowers Butteraugli at a small cost in PSNR; 0 returns the network's output unfiltered.
    */
   readonly smoothing?: number;

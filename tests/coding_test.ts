@@ -233,6 +233,37 @@ Deno.test("rans: random alphabets, mixed per-symbol tables and bypass bits round
   }
 });
 
+Deno.test("rans: raw intervals code as their table's symbols do, and are checked", () => {
+  const r = rng(77);
+  const t = FrequencyTable.fromProbabilities(randomWeights(r, 300, 1));
+  const syms = Array.from({ length: 2000 }, () => draw(r, t));
+  const byTable = new RansEncoder(), byInterval = new RansEncoder();
+  for (const s of syms) {
+    byTable.encode(s, t);
+    byInterval.encodeInterval(t.cdf[s], t.frequency(s));
+  }
+  const bytes = byInterval.finish();
+  assertEquals(bytes, byTable.finish());
+  // Decoded by slot and consume, as a coder with a per-symbol distribution does.
+  const dec = new RansDecoder(bytes);
+  for (const s of syms) {
+    const slot = dec.slot();
+    assert(t.cdf[s] <= slot && slot < t.cdf[s + 1]);
+    dec.consume(t.cdf[s], t.frequency(s));
+  }
+  dec.finish();
+  const enc = new RansEncoder();
+  for (const [start, freq] of [[0, 0], [-1, 2], [65535, 2], [1.5, 1], [0, 65537]]) {
+    assertThrows(() => enc.encodeInterval(start, freq), InvalidArgumentError);
+  }
+  enc.encodeInterval(0, 65536);
+  // An interval that does not hold the slot is the caller's error, not a stream's.
+  const wrong = new RansDecoder(bytes);
+  const slot = wrong.slot();
+  assertThrows(() => wrong.consume(slot + 1, 5), InvalidArgumentError, "does not hold");
+  assertThrows(() => wrong.consume(Math.max(0, slot - 3), 3), InvalidArgumentError);
+});
+
 Deno.test("rans: empty, single-symbol and degenerate streams", () => {
   const enc = new RansEncoder();
   assertEquals(hex(enc.finish()), "00800000"); // the initial state alone

@@ -21,6 +21,13 @@ The tables group context codes by their k-means cluster in the codebook they com
 keep similar codes), which saves ~7% of stage 1; at stages 2-5 the previous stage's cluster saves
 ~1.4% (train/README.md).
 
+Since ProGIC parameters version 5 the codec adapts these tables as it walks a stage (`adaptive_code_bits`,
+`adapted_cdf`, `adapted_flag`): a code already coded in this stage of this image gets a share of the
+range (the static table weighing ADAPT_CODE_PRIOR codes), and a flag's odds scale with how often it
+fired against the static expectation (ADAPT_FLAG_PRIOR). On bsds500/test that saves 1.0% of the
+stages (train/README.md, "Adaptive index coding"); `code_bits` prices that model unless told
+`adaptive=False` (the static walk of versions 2-4).
+
 All are measured on bsds500 train+val with the codec's own path (grid fit, pre-filter, beam
 search aimed at all N stages) and stored as U16 tensors, so the tables are
 covered by the weights hash every stream records. `code_bits` is the ideal length of a stage
@@ -33,7 +40,8 @@ adds (or replaces) the tables in that file and updates the sha256 and size in it
 then `export.py --eval-only` re-measures the manifest's quality (its bpp) and `golden.py` rewrites
 the golden vectors for the new file. The tables are always measured with the codec's defaults
 (grid fit, pre-filter DEFAULT_PRESMOOTHING, beam search DEFAULT_BEAMS), what the encoder uses
-unless told otherwise.
+unless told otherwise. (The tables shipped in progic-t and progic-s were measured at pre-filter
+0.5, the default until 2026-12-05; re-measuring them at 1 would change the weights' hash.)
 """
 import argparse
 import os
@@ -53,6 +61,11 @@ TENSORS = ("entropy.freq", "entropy.repeat", "entropy.context")
 CLUSTERS = 32
 # Pseudo-counts that shrink a context's counts toward its stage's (chosen on train -> val).
 CODE_PRIOR, FLAG_PRIOR = 1600, 20
+# The adaptive model's weights of the static tables (docs/format.md, ProGIC parameters version 5):
+# a stage's code table weighs as many codes as ADAPT_CODE_PRIOR (stages 1, 2, 3 and later), a
+# flag's odds as ADAPT_FLAG_PRIOR expected repeats (chosen on 100 train images; train/README.md).
+ADAPT_CODE_PRIOR = (800, 1600, 3200)
+ADAPT_FLAG_PRIOR = 2
 STORAGE_NOTE = "; U16 entropy tables"
 OLD_STORAGE_NOTE = "; F32 entropy tables (exact integers)"  # files written before 2026-12-04
 
@@ -154,9 +167,72 @@ def build_tables(stage_indices, K, groups=None):
     return np.stack(freq), np.array(repeat, np.int64), context
 
 
-def code_bits(stages, tables, s):
+def adaptive_prior(s):
+    """Pseudo-count weight of the static code table at stage s (0-based) in the adaptive model."""
+    return ADAPT_CODE_PRIOR[min(s, len(ADAPT_CODE_PRIOR) - 1)]
+
+
+def adapted_cdf(f, counts, n, prior):
+    """The adaptive model's cumulative code frequencies [K + 1] (int64, from 0 to PROB_SCALE, every
+    code >= 1 wide): the static table f [K] mixed with the counts [K] of the n codes this stage has
+    coded so far, the table weighing `prior` codes. Each coded code owns `unit` = (2^16 - K) //
+    (prior + n) of the range; the static table, less 1 per code, is scaled into what is left (R),
+    by its cumulative sums, so that a coder finds any bound in O(log K) (a Fenwick tree of the
+    counts) instead of rebuilding K frequencies per code; as in entropy.ts."""
+    K = len(f)
+    room = PROB_SCALE - K
+    unit = room // (prior + n)
+    rest = room - n * unit
+    c = np.arange(K + 1)
+    F = np.concatenate([[0], np.cumsum(np.asarray(f, np.int64))])
+    C = np.concatenate([[0], np.cumsum(np.asarray(counts, np.int64))])
+    return c + (F - c) * rest // room + unit * C
+
+
+def adapted_flag(p16, hits, expected):
+    """The adaptive model's 16-bit probability of a flag whose static one is p16, after `hits`
+    repeats where the static model expected `expected` (the sum of its probabilities): its odds
+    scaled by (hits + ADAPT_FLAG_PRIOR) / (expected + ADAPT_FLAG_PRIOR), as in entropy.ts."""
+    a = p16 * ((hits + ADAPT_FLAG_PRIOR) / (expected + ADAPT_FLAG_PRIOR))
+    return int(min(PROB_SCALE - 1, max(1, np.floor(PROB_SCALE * a / (a + (PROB_SCALE - p16)) + 0.5))))
+
+
+def adaptive_code_bits(stages, tables, s):
+    """Ideal length in bits of stage s under the adaptive model (ProGIC parameters version 5): the
+    walk of `contexts`, each flag's probability adapted by `adapted_flag` to the flags of its kind
+    coded before in this stage, each code's table by `adapted_cdf` to the codes coded before."""
+    freq, repeat, context = tables
+    idx = np.asarray(stages[s])
+    K = freq.shape[1]
+    t = context[s][context_codes(stages, s, K)]
+    al, il, au, iu, plain = contexts(idx)
+    prior, counts, n = adaptive_prior(s), np.zeros(K, np.int64), 0
+    seen = [[0, 0.0], [0, 0.0]]  # per flag kind: repeats, expected repeats
+    bits = 0.0
+    for y, x in np.ndindex(idx.shape):
+        tt = t[y, x]
+        for k, (ask, hit) in enumerate(((al, il), (au, iu))):
+            if ask[y, x]:
+                p16 = int(repeat[tt, k])
+                q = adapted_flag(p16, *seen[k])
+                bits -= np.log2((q if hit[y, x] else PROB_SCALE - q) / PROB_SCALE)
+                seen[k][0] += int(hit[y, x])
+                seen[k][1] += p16 / PROB_SCALE
+        if plain[y, x]:
+            c = idx[y, x]
+            cdf = adapted_cdf(freq[tt], counts, n, prior)
+            bits -= np.log2((cdf[c + 1] - cdf[c]) / PROB_SCALE)
+            counts[c] += 1
+            n += 1
+    return float(bits)
+
+
+def code_bits(stages, tables, s, adaptive=True):
     """Ideal length in bits of stage s of `stages` [>= s + 1, h, w] under `tables` (freq, repeat,
-    context)."""
+    context): the adaptive model the codec writes (`adaptive_code_bits`), or with `adaptive`
+    False the static one of parameter versions 2-4."""
+    if adaptive:
+        return adaptive_code_bits(stages, tables, s)
     freq, repeat, context = tables
     idx = np.asarray(stages[s])
     t = context[s][context_codes(stages, s, freq.shape[1])]

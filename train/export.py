@@ -55,10 +55,10 @@ FORMAT = "tessera-progic-1"
 DEFAULT_BEAMS = 8
 # The TypeScript decoder's default post-filter strength (DEFAULT_SMOOTHING in
 # src/models/progic/codec.ts): the manifest measures what `mod.ts decode` returns.
-DEFAULT_SMOOTHING = 0.5
+DEFAULT_SMOOTHING = 1.0
 # The TypeScript encoder's default pre-filter strength (DEFAULT_PRESMOOTHING in
 # src/models/progic/codec.ts): the same blur as the post-filter, on the encoder's input.
-DEFAULT_PRESMOOTHING = 0.5
+DEFAULT_PRESMOOTHING = 1.0
 
 
 def fit_to_grid(n):
@@ -299,7 +299,7 @@ def measure(wpath, a, model=None, manifest=None):
                   + "PSNR RGB; "
                   "MS-SSIM 5 scales Gaussian 11/1.5, RGB channel mean; "
                   + ("bpp = the stages' payload bits / (H*W), each stage the smaller of its fixed 10-bit fields "
-                     "and its ideal rANS length under the file's entropy tables, rounded up to bytes, plus 4 bytes"
+                     "and its ideal rANS length under the file's entropy tables as the codec adapts them (ProGIC parameters version 5), rounded up to bytes, plus 4 bytes"
                      if getattr(em, "entropy", None) is not None else
                      "bpp = 10*s*ceil(coded H/16)*ceil(coded W/16)/(H*W)")
                   + ("; Butteraugli: libjxl butteraugli_main --pnorm 3 on PPM (80 nits), max-norm and 3-norm"

@@ -21,6 +21,10 @@ refine_codes [E, h, w] i32 (each position's chain of nearest refinement codes fr
 beam_indices, distances in F64), refine_energy [E + 1, h, w] f32 (‖r‖² before and after each),
 refine_order [E·h·w] i32 (`fill_order` of refine_energy as stored), refine_recon [H, W, 3] f32
 (stage N plus the first h·w codes of that order, `refine_budget` in the metadata, no post-filter).
+With entropy tables in the file: entropy_bits and entropy_static_bits [N] f32 (`entropy.code_bits`
+of beam_indices under the adaptive model streams use and the static one of parameter versions
+2-4), entropy_grid [N, 16, 16] i32 (random codes with left and upper runs) and its
+entropy_grid_bits and entropy_grid_static_bits.
 """
 
 import argparse
@@ -142,9 +146,12 @@ def main(argv=None):
         tens["refine_energy"] = energy32.reshape(-1, h, w).numpy()
         tens["refine_order"] = order.astype(np.int32)
         tens["refine_recon"] = rec.numpy().astype(np.float32)
-    if model.entropy is not None:  # ideal rANS lengths under the file's tables
-        tens["entropy_bits"] = np.array([code_bits(beam.numpy(), model.entropy, s)
-                                         for s in range(model.N)], np.float32)
+    if model.entropy is not None:  # ideal rANS lengths under the file's tables, adaptive and static
+        def bits_of(grid, adaptive):
+            return np.array([code_bits(grid, model.entropy, s, adaptive) for s in range(model.N)],
+                            np.float32)
+        tens["entropy_bits"] = bits_of(beam.numpy(), True)
+        tens["entropy_static_bits"] = bits_of(beam.numpy(), False)
         # A larger grid with left and upper runs, so every context of the walk occurs often.
         rng = np.random.default_rng(5)
         grid = rng.integers(0, model.K, (model.N, 16, 16))
@@ -157,8 +164,8 @@ def main(argv=None):
                     elif gy and u < 0.5:
                         grid[s, gy, gx] = grid[s, gy - 1, gx]
         tens["entropy_grid"] = grid.astype(np.int32)
-        tens["entropy_grid_bits"] = np.array([code_bits(grid, model.entropy, s)
-                                              for s in range(model.N)], np.float32)
+        tens["entropy_grid_bits"] = bits_of(grid, True)
+        tens["entropy_grid_static_bits"] = bits_of(grid, False)
     meta = {"config": a.config, "format": FORMAT + "-golden", "weights": os.path.relpath(wpath, ROOT),
             "weights_sha256": sha256(wpath), "image": f"bsds500/{IMAGE}",
             "crop": f"left={c['left']} top={c['top']} width={W} height={H}",

@@ -493,30 +493,58 @@ def main():
         assert len(plain[0]) == 3 and (plain[2] == np.arange(3)[:, None]).all()
         assert (plain[0][1] == freq[4]).all()  # a stage without context is unchanged by another's
 
-        def walk_bits(g, st):
+        S = entropy.PROB_SCALE
+
+        def walk_bits(g, st, adaptive):
             idx = g[st]
             bits, (h, w) = 0.0, idx.shape
+            seen, flags = [], {0: [0, 0.0], 1: [0, 0.0]}  # codes so far; per flag: repeats, expected
+            prior = (800, 1600, 3200)[min(st, 2)]
+
+            def flag(kind, p16, hit):
+                q = p16
+                if adaptive:
+                    a = p16 * ((flags[kind][0] + 2) / (flags[kind][1] + 2))
+                    q = min(S - 1, max(1, np.floor(S * a / (a + (S - p16)) + 0.5)))
+                    flags[kind][0] += hit
+                    flags[kind][1] += p16 / S
+                return -np.log2((q if hit else S - q) / S)
+
             for y in range(h):
                 for x in range(w):
                     c, left, up = idx[y, x], idx[y, x - 1] if x else None, idx[y - 1, x] if y else None
                     nb = g[st - 1][y, x] if st else left if x else up if y else 64
                     f, r = freq[context[st][nb]], repeat[context[st][nb]]
                     if left is not None:
-                        p = r[0] / entropy.PROB_SCALE
-                        bits -= np.log2(p if c == left else 1 - p)
+                        bits += flag(0, int(r[0]), c == left)
                         if c == left:
                             continue
                     if up is not None and up != left:
-                        p = r[1] / entropy.PROB_SCALE
-                        bits -= np.log2(p if c == up else 1 - p)
+                        bits += flag(1, int(r[1]), c == up)
                         if c == up:
                             continue
-                    bits -= np.log2(f[c] / entropy.PROB_SCALE)
+                    if adaptive:  # each code seen owns `unit`, the static table less 1 per code the rest
+                        unit = (S - 64) // (prior + len(seen))
+                        rest = (S - 64) - len(seen) * unit
+                        lo, hi = (k + (int(f[:k].sum()) - k) * rest // (S - 64) + unit * sum(v < k for v in seen)
+                                  for k in (c, c + 1))
+                        bits -= np.log2((hi - lo) / S)
+                    else:
+                        bits -= np.log2(f[c] / S)
+                    seen.append(c)
             return bits
 
         for gi in grids:
             for st in range(3):
-                assert abs(entropy.code_bits(gi, tables, st) - walk_bits(gi, st)) < 1e-6
+                for adaptive in (False, True):
+                    assert abs(entropy.code_bits(gi, tables, st, adaptive) - walk_bits(gi, st, adaptive)) < 1e-6
+        # Hand cases: odds 1:3 scaled by (3 + 2) / (1 + 2) -> 5:9 -> 65536 * 5 / 14 = 23405.7;
+        # one code 2 seen after a flat table weighing 800 codes -> (200 + 1) / 801 of the mass.
+        assert entropy.adapted_flag(16384, 3, 1.0) == 23406
+        q = np.diff(entropy.adapted_cdf(np.full(4, S // 4), np.array([0, 0, 1, 0]), 1, 800))
+        assert q.sum() == S and abs(q[2] / S - 201 / 801) < 1e-4 and abs(q[0] / S - 200 / 801) < 1e-4
+        assert (entropy.adapted_cdf(freq[0], np.zeros(64, np.int64), 0, 800) ==
+                np.concatenate([[0], np.cumsum(freq[0])])).all()  # nothing seen: the static table
         assert entropy.stage_bits(grids[0], None, 0, 64) == 63 * 6
         # A file without entropy.context: stage s uses table s.
         legacy = entropy.tables_of({"entropy.freq": plain[0].astype(np.float32),
@@ -528,7 +556,7 @@ def main():
         back, _ = st_io.load(upath)
         assert all(back[k].dtype == np.uint16 for k in entropy.TENSORS)
         assert all((x == y).all() for x, y in zip(entropy.tables_of(back), tables))
-        ok("entropy: tables valid, code_bits = a position-by-position walk of the coder's contexts, U16 round trip")
+        ok("entropy: tables valid, code_bits (static and adaptive) = a position-by-position walk of the coder's contexts, U16 round trip")
 
         # -- refinement: the fill order by hand (the TypeScript test has the same case), and the
         # chain's codes and energies against a brute-force walk

@@ -21,7 +21,7 @@
 
 import { BitstreamError, InvalidArgumentError } from "../errors.ts";
 import { checkBitCount, checkField } from "./bits.ts";
-import { FrequencyTable, PROB_BITS } from "./cdf.ts";
+import { FrequencyTable, PROB_BITS, PROB_SCALE } from "./cdf.ts";
 
 /** Lower bound of the coder state; also its initial and final value. */
 export const RANS_L = 1 << 23;
@@ -68,6 +68,24 @@ export class RansEncoder {
     const cdf = table.cdf;
     const start = cdf[symbol];
     this.push(start * 65536 + cdf[symbol + 1] - start);
+  }
+
+  /**
+   * Records a symbol by its interval [start, start + freq) of the 2^16 range: for a
+   * distribution that changes from symbol to symbol, where building a {@link FrequencyTable}
+   * each time would cost more than coding. The decoder mirrors it with
+   * {@link RansDecoder.slot} and {@link RansDecoder.consume}.
+   */
+  encodeInterval(start: number, freq: number): void {
+    if (
+      !(Number.isInteger(start) && Number.isInteger(freq) && start >= 0 && freq >= 1 &&
+        start + freq <= PROB_SCALE)
+    ) {
+      throw new InvalidArgumentError(
+        `interval [${start}, ${start} + ${freq}) is not a nonempty part of [0, ${PROB_SCALE})`,
+      );
+    }
+    this.push(start * 65536 + freq);
   }
 
   /**
@@ -178,6 +196,31 @@ export class RansDecoder {
     if (x < RANS_L) x = this.refill(x);
     this.x = x;
     return s;
+  }
+
+  /**
+   * The state's position in the 2^16 range: the next symbol of
+   * {@link RansEncoder.encodeInterval} is the one whose interval holds it; {@link consume}
+   * that interval next.
+   */
+  slot(): number {
+    return this.x & PROB_MASK;
+  }
+
+  /**
+   * Consumes the interval [start, start + freq) that holds {@link slot}.
+   * @throws {InvalidArgumentError} when it does not (the caller's model is inconsistent)
+   */
+  consume(start: number, freq: number): void {
+    const slot = this.x & PROB_MASK;
+    if (!(start <= slot && slot < start + freq && start + freq <= PROB_SCALE)) {
+      throw new InvalidArgumentError(
+        `interval [${start}, ${start} + ${freq}) does not hold the slot ${slot}`,
+      );
+    }
+    let x = freq * (this.x >>> PROB_BITS) + slot - start;
+    if (x < RANS_L) x = this.refill(x);
+    this.x = x;
   }
 
   /**

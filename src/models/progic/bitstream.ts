@@ -4,7 +4,7 @@
  * (log2(codes) bits, most significant bit first) or, when the weights carry an index entropy
  * model (entropy.ts) and that is smaller, as a rANS stream. The paper measured only 0.9% from
  * entropy coding; our trained codebooks are skewed enough to save ~8%. The fixed-length size
- * stays an upper bound (plus one byte), which the byte-budget encoder starts from.
+ * stays an upper bound (plus two bytes), which the byte-budget encoder starts from.
  *
  * Codec parameters (the container's opaque `params`): version (u8), then the width and height
  * actually coded (varints) — smaller than the header's display size when the encoder fitted the
@@ -14,7 +14,9 @@
  * has a refinement section, refine.ts) adds a u8 after the mask: 1 when the last segment is the
  * refinement of the N stages before it (a stream cut before or inside it decodes the N stages).
  * Version 4 is version 3 with the refinement section's depths under an adaptive model instead of
- * a stored table (refine.ts); encoders write 4, decoders read 1–4.
+ * a stored table (refine.ts). Version 5 is version 4 with the rANS-coded stages under the adaptive
+ * index model (entropy.ts, "adaptive"), and is what encoders write whenever the model has an
+ * entropy model or the stream a refinement; decoders read 1–5.
  *
  * ProGIC files use the container's 16-bit checksums: at these rates a file is a few hundred to a
  * few thousand bytes, where CRC-32's two more bytes per segment (12 in a refined 5-stage file)
@@ -32,7 +34,12 @@ import {
 } from "../../coding/container.ts";
 import { BitstreamError, InvalidArgumentError } from "../../errors.ts";
 import { LATENT_STRIDE } from "./config.ts";
-import { decodeStageIndices, encodeStageIndices, type IndexEntropyModel } from "./entropy.ts";
+import {
+  decodeStageIndices,
+  encodeStageIndices,
+  type IndexCoding,
+  type IndexEntropyModel,
+} from "./entropy.ts";
 import {
   decodeRefinement,
   encodeRefinement,
@@ -55,12 +62,12 @@ export function progicModelName(id: number): string | undefined {
 
 /**
  * Parameter versions: 1 fixed-length stages only; 2 adds the mask of rANS-coded stages; 3 adds
- * the refinement flag; 4 codes the refinement's depths adaptively.
+ * the refinement flag; 4 codes the refinement's depths adaptively; 5 the stages' indices too.
  */
 const PARAMS_FIXED = 1;
 const PARAMS_CODED = 2;
 const PARAMS_REFINED_TABLE = 3;
-const PARAMS_REFINED = 4;
+const PARAMS_ADAPTIVE_STAGES = 5;
 
 /** What a ProGIC stream describes. */
 export interface ProgicStream {
@@ -109,36 +116,63 @@ function checkEntropyStages(model: ProgicStreamModel, stages: number): void {
   }
 }
 
+/** A stream's stage segments as written, and which are rANS-coded (bit s: stage s + 1). */
+export interface StageSegments {
+  readonly segments: readonly Uint8Array[];
+  readonly mask: number;
+}
+
 /**
- * Serializes a stream. With an entropy model each stage is written the shorter way (rANS or
- * fixed fields); `fixed` forces fixed fields, which gives the size bound of any such stream.
+ * Codes the stages of a stream: with an entropy model each the shorter way (rANS or fixed
+ * fields); `fixed` forces fixed fields. {@link writeProgic} takes the result, so an encoder that
+ * writes the same stages with several refinements codes them once.
  */
-export function writeProgic(
-  s: ProgicStream,
+export function encodeStages(
+  indices: readonly Int32Array[],
+  codedWidth: number,
+  codedHeight: number,
   model: ProgicStreamModel,
   opts: { fixed?: boolean } = {},
-): Uint8Array {
+): StageSegments {
   const bits = Math.log2(model.codes);
-  const { w } = gridOf(s.codedWidth, s.codedHeight);
-  checkEntropyStages(model, s.indices.length);
+  const { w } = gridOf(codedWidth, codedHeight);
+  checkEntropyStages(model, indices.length);
   let mask = 0;
-  const segments = s.indices.map((idx, i) => {
+  const segments = indices.map((idx, i) => {
     const bw = new BitWriter(Math.ceil((idx.length * bits) / 8));
     for (let j = 0; j < idx.length; j++) bw.writeBits(idx[j], bits);
     const fixed = bw.finish();
     // The mask is one byte: stages past the eighth (no ProGIC config has them) stay fixed.
     if (!model.entropy || opts.fixed || i >= 8) return fixed;
-    const coded = encodeStageIndices(idx, w, model.entropy[i], s.indices[i - 1]);
+    const coded = encodeStageIndices(idx, w, model.entropy[i], indices[i - 1], "adaptive");
     if (coded.length >= fixed.length) return fixed;
     mask |= 1 << i;
     return coded;
   });
+  return { segments, mask };
+}
+
+/**
+ * Serializes a stream. With an entropy model each stage is written the shorter way (rANS or
+ * fixed fields); `fixed` forces fixed fields, which gives the size bound of any such stream;
+ * `stages`, the stream's stages as {@link encodeStages} coded them, skips coding them again.
+ */
+export function writeProgic(
+  s: ProgicStream,
+  model: ProgicStreamModel,
+  opts: { fixed?: boolean; stages?: StageSegments } = {},
+): Uint8Array {
+  const { segments: staged, mask } = opts.stages ??
+    encodeStages(s.indices, s.codedWidth, s.codedHeight, model, opts);
+  const segments = [...staged];
   const refined = s.refinement !== undefined;
-  if (refined) segments.push(encodeRefinement(s.refinement!, w, bits));
-  const version = refined ? PARAMS_REFINED : model.entropy ? PARAMS_CODED : PARAMS_FIXED;
+  if (refined) {
+    const { w } = gridOf(s.codedWidth, s.codedHeight);
+    segments.push(encodeRefinement(s.refinement!, w, Math.log2(model.codes)));
+  }
+  const version = refined || model.entropy ? PARAMS_ADAPTIVE_STAGES : PARAMS_FIXED;
   const pw = new ByteWriter(8).u8(version).varint(s.codedWidth).varint(s.codedHeight);
-  if (version >= PARAMS_CODED) pw.u8(mask);
-  if (refined) pw.u8(1);
+  if (version !== PARAMS_FIXED) pw.u8(mask).u8(refined ? 1 : 0);
   const params = pw.finish();
   return writeContainer({
     codec: CodecId.progic,
@@ -169,6 +203,8 @@ export interface ProgicParams {
   readonly refined: boolean;
   /** How that section codes its depths (version 3: a stored table). */
   readonly refinementLayout: RefinementLayout;
+  /** How the rANS-coded stages are coded (versions 2–4: static). */
+  readonly indexCoding: IndexCoding;
 }
 
 /**
@@ -181,7 +217,7 @@ export function readProgicParams(
 ): ProgicParams {
   const pr = new ByteReader(h.params, "ProGIC parameters");
   const version = pr.u8("version");
-  if (version < PARAMS_FIXED || version > PARAMS_REFINED) {
+  if (version < PARAMS_FIXED || version > PARAMS_ADAPTIVE_STAGES) {
     throw new BitstreamError(
       `ProGIC parameters version ${version} is not supported`,
       "UNSUPPORTED",
@@ -209,7 +245,8 @@ export function readProgicParams(
     );
   }
   const refinementLayout = version === PARAMS_REFINED_TABLE ? "table" : "adaptive";
-  return { codedWidth, codedHeight, entropyCoded, stages, refined, refinementLayout };
+  const indexCoding = version === PARAMS_ADAPTIVE_STAGES ? "adaptive" : "static";
+  return { codedWidth, codedHeight, entropyCoded, stages, refined, refinementLayout, indexCoding };
 }
 
 /** Options of {@link readProgic}. */
@@ -239,7 +276,7 @@ export function readProgic(
     segmentName: (i) => (i < model.stages ? `stage ${i + 1}` : "refinement"),
   });
   const h = file.header;
-  const { codedWidth, codedHeight, entropyCoded, stages, refined, refinementLayout } =
+  const { codedWidth, codedHeight, entropyCoded, stages, refined, refinementLayout, indexCoding } =
     readProgicParams(h);
   if (stages < 1 || stages > model.stages) {
     throw new BitstreamError(
@@ -270,7 +307,15 @@ export function readProgic(
   const indices: Int32Array[] = [];
   const readStage = (seg: Uint8Array, i: number): Int32Array => {
     if (isRansStage(entropyCoded, i)) {
-      return decodeStageIndices(seg, gh * gw, gw, entropy![i], `stage ${i + 1}`, indices[i - 1]);
+      return decodeStageIndices(
+        seg,
+        gh * gw,
+        gw,
+        entropy![i],
+        `stage ${i + 1}`,
+        indices[i - 1],
+        indexCoding,
+      );
     }
     if (seg.length !== want) {
       throw new BitstreamError(

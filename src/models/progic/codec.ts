@@ -13,12 +13,14 @@ import type { RgbImage } from "../../io/image.ts";
 import { fromTensor, resize, toPaddedTensor } from "../../io/resample.ts";
 import { LATENT_STRIDE, type ProgicConfig } from "./config.ts";
 import {
+  encodeStages,
   gridOf,
   PROGIC_MODEL_IDS,
   type ProgicStream,
   type ProgicStreamModel,
   readProgic,
   stagePayloadBytes,
+  type StageSegments,
   writeProgic,
 } from "./bitstream.ts";
 import { decoderGraph, encoderGraph, encoderIndices, refineSearchGraph } from "./network.ts";
@@ -82,17 +84,18 @@ export interface ProgicEncodeOptions {
 export const DEFAULT_BEAMS = 8;
 
 /**
- * Default post-filter strength of {@link ProgicCodec.decode}: at 0.5 the blur lowers
- * Butteraugli by about 2.5% for 0.04 dB of PSNR (train/README.md, "Decoder post-filter").
+ * Default post-filter strength of {@link ProgicCodec.decode}: the full blur. With the pre-filter
+ * at 1 too, the default stream's Butteraugli max-norm is 5.8% lower than at 0.5 for 0.29 dB of
+ * PSNR and 0.006 of MS-SSIM (bench/RESULTS.md; train/README.md, "Decoder post-filter").
  */
-export const DEFAULT_SMOOTHING = 0.5;
+export const DEFAULT_SMOOTHING = 1;
 
 /**
- * Default pre-filter strength of {@link ProgicCodec.encode}: blurring the encoder's input lowers
- * Butteraugli more, for less PSNR, than blurring the decoder's output does (train/README.md,
- * "Encoder pre-filter").
+ * Default pre-filter strength of {@link ProgicCodec.encode}: the full blur. Blurring the
+ * encoder's input lowers Butteraugli more, for less PSNR, than blurring the decoder's output does
+ * (train/README.md, "Encoder pre-filter").
  */
-export const DEFAULT_PRESMOOTHING = 0.5;
+export const DEFAULT_PRESMOOTHING = 1;
 
 /**
  * The size a side of `n` pixels is coded at when {@link ProgicEncodeOptions.fit} is `"auto"`:
@@ -387,10 +390,12 @@ export class ProgicCodec {
     if (!base.latent || !this.weights.refine) return base;
     const { chain, energies } = await this.refineSearch(base.latent, base.indices);
     const order = fillOrder(energies);
+    // The stages stay the same at every refinement size the search below tries.
+    const stages = encodeStages(base.indices, coded.width, coded.height, this.#streamModel);
     const at = (m: number): Encoded => {
       const refinement = m > 0 ? refinementOf(order, m, chain) : undefined;
       return {
-        result: this.#pack(img.width, img.height, coded, base.indices, refinement),
+        result: this.#pack(img.width, img.height, coded, base.indices, refinement, stages),
         indices: base.indices,
         ...(refinement ? { refinement } : {}),
       };
@@ -595,6 +600,7 @@ export class ProgicCodec {
     coded: RgbImage,
     indices: Int32Array[],
     refinement?: Refinement,
+    stages?: StageSegments,
   ): ProgicEncodeResult {
     const stream: ProgicStream = {
       width,
@@ -605,7 +611,7 @@ export class ProgicCodec {
       stagesWritten: indices.length,
       ...(refinement ? { refinement } : {}),
     };
-    const bytes = writeProgic(stream, this.#streamModel);
+    const bytes = writeProgic(stream, this.#streamModel, { stages });
     return {
       bytes,
       stages: indices.length,

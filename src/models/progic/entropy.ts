@@ -11,10 +11,11 @@
  * cluster of the codebook that code comes from. Indices skew enough (9.2–9.5 bits of entropy of
  * 10 at progic-t's stages; a stage-1 code repeats its left neighbour about one time in eight) that
  * the flags and per-stage frequencies save about 8% of a stream, and the contexts ~7% more of
- * stage 1 and ~1.4% of each later stage.
+ * stage 1 and ~1.4% of each later stage. Streams since parameters version 5 adapt the tables as
+ * the walk goes ({@link IndexCoding}), 1% more.
  * @module
  */
-import { FrequencyTable, PROB_SCALE } from "../../coding/cdf.ts";
+import { FrequencyTable, PROB_BITS, PROB_SCALE } from "../../coding/cdf.ts";
 import { RansDecoder, RansEncoder } from "../../coding/rans.ts";
 import { WeightsError } from "../../errors.ts";
 
@@ -30,6 +31,8 @@ export interface ContextTables {
 
 /** One stage's model: its contexts' tables, chosen by a position's context code. */
 export interface StageEntropy {
+  /** Which stage (0: the first) this model codes; the adaptive coding weighs its tables by it. */
+  readonly stage: number;
   /** Whether the context code is the previous stage's code at the same position (stages after
    * the first) rather than the left or upper neighbour's. */
   readonly fromPrevious: boolean;
@@ -104,6 +107,7 @@ export function indexEntropyModel(
     }
   });
   return Array.from({ length: stages }, (_, s) => ({
+    stage: s,
     fromPrevious: s > 0,
     byContext: t.context
       ? Int32Array.from(t.context.subarray(s * row, (s + 1) * row))
@@ -113,37 +117,162 @@ export function indexEntropyModel(
 }
 
 /**
- * Walks a stage's grid as the coder does, calling `code` with the table and symbol of every
- * decision; the symbol it returns is the decision taken (the encoder returns what it was given,
- * the decoder what it read).
+ * How a stage's indices are coded: with the static tables as stored ("static", parameter
+ * versions 2–4), or with them adapted as the stage is walked to the codes and flags it has
+ * coded so far ("adaptive", version 5; docs/format.md). Within an image a few hundred codes
+ * recur (a beach, a sky) and flags fire more or less often than on average; adapting saves ~1%
+ * of a stream (train/README.md), bits the refinement then spends.
+ */
+export type IndexCoding = "static" | "adaptive";
+
+/**
+ * Weight of the static code table, in codes, at stages 1, 2, and 3 and later (train/entropy.py
+ * ADAPT_CODE_PRIOR; chosen on train images).
+ */
+const ADAPT_CODE_PRIOR = [800, 1600, 3200];
+/** Weight of a flag's static probability, in expected repeats (ADAPT_FLAG_PRIOR). */
+const ADAPT_FLAG_PRIOR = 2;
+
+/** A distribution over symbols 0…size−1 by its cumulative bounds in the 2^16 range. */
+interface Cumulative {
+  readonly size: number;
+  /** Start of symbol `s`'s interval: `at(0)` is 0, `at(size)` 2^16, each interval ≥ 1 wide. */
+  at(s: number): number;
+}
+
+/** A static table as {@link Cumulative}. */
+function cumulativeOf(t: FrequencyTable): Cumulative {
+  return { size: t.size, at: (s) => t.cdf[s] };
+}
+
+/**
+ * The adaptive model's state over one stage (docs/format.md, ProGIC parameters version 5). Its
+ * arithmetic is exact in binary64 (integers below 2^53, and divisions whose floors are exact), so
+ * every engine, and the twin's numpy (train/entropy.py `adapted_cdf`, `adapted_flag`), computes
+ * the same intervals.
+ */
+class StageAdaptation {
+  readonly #prior: number;
+  /** Fenwick tree of the counts of the codes coded so far (1-based). */
+  readonly #tree: Int32Array;
+  #coded = 0;
+  readonly #hits = [0, 0];
+  readonly #expected = [0, 0];
+  #flagBound = 0;
+  readonly #flag: Cumulative = {
+    size: 2,
+    at: (s) => s === 0 ? 0 : s === 1 ? this.#flagBound : PROB_SCALE,
+  };
+  // The code distribution of the current position: static cumulative table and mixing terms.
+  #cdf: Int32Array = new Int32Array(1);
+  #unit = 0;
+  #rest = 0;
+  readonly #room: number;
+  readonly #codes: Cumulative;
+
+  constructor(stage: number, codes: number) {
+    this.#prior = ADAPT_CODE_PRIOR[Math.min(stage, ADAPT_CODE_PRIOR.length - 1)];
+    this.#tree = new Int32Array(codes + 1);
+    this.#room = PROB_SCALE - codes;
+    this.#codes = { size: codes, at: (c) => this.#codeBound(c) };
+  }
+
+  /** The distribution of flag `kind` (0 left, 1 up) whose static table is `t`. */
+  flag(kind: number, t: FrequencyTable): Cumulative {
+    const p = t.frequency(1);
+    const a = p *
+      ((this.#hits[kind] + ADAPT_FLAG_PRIOR) / (this.#expected[kind] + ADAPT_FLAG_PRIOR));
+    const q = Math.min(
+      PROB_SCALE - 1,
+      Math.max(1, Math.floor((PROB_SCALE * a) / (a + (PROB_SCALE - p)) + 0.5)),
+    );
+    this.#flagBound = PROB_SCALE - q;
+    return this.#flag;
+  }
+
+  /** Records the answer to flag `kind` of static table `t`. */
+  flagSeen(kind: number, t: FrequencyTable, repeat: boolean): void {
+    if (repeat) this.#hits[kind]++;
+    this.#expected[kind] += t.frequency(1) / PROB_SCALE;
+  }
+
+  /**
+   * The distribution of the codes: each code coded so far owns `unit` = ⌊(2^16 − K) / (prior +
+   * n)⌋ of the range per time seen, and the static table `t`, less 1 per code, is scaled by its
+   * cumulative sums into what is left; a bound costs O(log K), not a new table of K.
+   */
+  codes(t: FrequencyTable): Cumulative {
+    this.#cdf = t.cdf;
+    this.#unit = Math.floor(this.#room / (this.#prior + this.#coded));
+    this.#rest = this.#room - this.#coded * this.#unit;
+    return this.#codes;
+  }
+
+  #codeBound(c: number): number {
+    let seen = 0;
+    for (let i = c; i > 0; i -= i & -i) seen += this.#tree[i];
+    return c + Math.floor(((this.#cdf[c] - c) * this.#rest) / this.#room) + this.#unit * seen;
+  }
+
+  /** Records a code coded with {@link codes}. */
+  codeSeen(code: number): void {
+    for (let i = code + 1; i < this.#tree.length; i += i & -i) this.#tree[i]++;
+    this.#coded++;
+  }
+}
+
+/**
+ * Walks a stage's grid as the coder does, calling `code` with the distribution (and, when it is
+ * a static table, the table) of every decision; the symbol it returns is the decision taken (the
+ * encoder returns what it was given, the decoder what it read).
  */
 function walk(
   idx: Int32Array,
   w: number,
   m: StageEntropy,
-  code: (table: FrequencyTable, symbol: number) => number,
+  code: (d: Cumulative, symbol: number, table?: FrequencyTable) => number,
   previous: Int32Array | undefined,
+  coding: IndexCoding,
 ): void {
   if (m.fromPrevious && previous?.length !== idx.length) {
     throw new RangeError("this stage's entropy model needs the previous stage's indices");
   }
   const none = m.byContext.length - 1;
+  const adapt = coding === "adaptive"
+    ? new StageAdaptation(m.stage, m.tables[0].codes.size)
+    : undefined;
+  const flag = (kind: number, t: FrequencyTable, repeat: boolean): boolean => {
+    const symbol = repeat ? 1 : 0;
+    const got = adapt ? code(adapt.flag(kind, t), symbol) : code(cumulativeOf(t), symbol, t);
+    adapt?.flagSeen(kind, t, got === 1);
+    return got === 1;
+  };
   for (let p = 0; p < idx.length; p++) {
     const x = p % w;
     const left = x > 0 ? idx[p - 1] : -1;
     const up = p >= w ? idx[p - w] : -1;
     const c = m.fromPrevious ? previous![p] : left >= 0 ? left : up >= 0 ? up : none;
     const t = m.tables[m.byContext[c]];
-    if (left >= 0 && code(t.left, idx[p] === left ? 1 : 0) === 1) {
+    if (left >= 0 && flag(0, t.left, idx[p] === left)) {
       idx[p] = left;
       continue;
     }
-    if (up >= 0 && up !== left && code(t.up, idx[p] === up ? 1 : 0) === 1) {
+    if (up >= 0 && up !== left && flag(1, t.up, idx[p] === up)) {
       idx[p] = up;
       continue;
     }
-    idx[p] = code(t.codes, idx[p]);
+    if (adapt) {
+      idx[p] = code(adapt.codes(t.codes), idx[p]);
+      adapt.codeSeen(idx[p]);
+    } else {
+      idx[p] = code(cumulativeOf(t.codes), idx[p], t.codes);
+    }
   }
+}
+
+/** Width of symbol `s`'s interval. */
+function widthOf(d: Cumulative, s: number): number {
+  return d.at(s + 1) - d.at(s);
 }
 
 /**
@@ -155,12 +284,20 @@ export function encodeStageIndices(
   w: number,
   m: StageEntropy,
   previous?: Int32Array,
+  coding: IndexCoding = "adaptive",
 ): Uint8Array {
   const enc = new RansEncoder(idx.length * 2);
-  walk(idx.slice(), w, m, (table, symbol) => {
-    enc.encode(symbol, table);
-    return symbol;
-  }, previous);
+  walk(
+    idx.slice(),
+    w,
+    m,
+    (d, symbol) => {
+      enc.encodeInterval(d.at(symbol), widthOf(d, symbol));
+      return symbol;
+    },
+    previous,
+    coding,
+  );
   return enc.finish();
 }
 
@@ -170,12 +307,20 @@ export function stageCodeBits(
   w: number,
   m: StageEntropy,
   previous?: Int32Array,
+  coding: IndexCoding = "adaptive",
 ): number {
   let bits = 0;
-  walk(idx.slice(), w, m, (table, symbol) => {
-    bits += table.cost(symbol);
-    return symbol;
-  }, previous);
+  walk(
+    idx.slice(),
+    w,
+    m,
+    (d, symbol) => {
+      bits += PROB_BITS - Math.log2(widthOf(d, symbol));
+      return symbol;
+    },
+    previous,
+    coding,
+  );
   return bits;
 }
 
@@ -191,10 +336,23 @@ export function decodeStageIndices(
   m: StageEntropy,
   what: string,
   previous?: Int32Array,
+  coding: IndexCoding = "adaptive",
 ): Int32Array {
   const dec = new RansDecoder(bytes, what);
   const idx = new Int32Array(count);
-  walk(idx, w, m, (table) => dec.decode(table), previous);
+  const search = (d: Cumulative): number => {
+    // The last symbol whose interval starts at or below the slot.
+    const slot = dec.slot();
+    let lo = 0, hi = d.size;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      if (d.at(mid) <= slot) lo = mid;
+      else hi = mid;
+    }
+    dec.consume(d.at(lo), widthOf(d, lo));
+    return lo;
+  };
+  walk(idx, w, m, (d, _, table) => table ? dec.decode(table) : search(d), previous, coding);
   dec.finish();
   return idx;
 }

@@ -8,7 +8,7 @@
  * whose residual energy is currently largest (the lower position on ties), at most E each, so a
  * budget of m codes takes the first m of one fixed order ({@link fillOrder}).
  *
- * Segment layout (ProGIC parameters version 4): u8 E′ (the deepest position's code count, 1…E),
+ * Segment layout (ProGIC parameters versions 4 and 5): u8 E′ (the deepest position's code count, 1…E),
  * then one rANS stream that holds, position by position in raster order, the depth under an
  * adaptive model ({@link DepthModel}: counts per context, the context being how many of the left
  * and upper neighbours have codes) and then that many codes as raw log2(K)-bit fields. Version 3
@@ -92,11 +92,11 @@ export function refinementMaps(r: Refinement, books: number, codes: number): Int
   return maps;
 }
 
-/** How a refinement section codes its depths: ProGIC parameters version 4 ("adaptive") or 3. */
+/** How a refinement section codes its depths: ProGIC parameters versions 4–5 ("adaptive") or 3. */
 export type RefinementLayout = "adaptive" | "table";
 
 /**
- * The adaptive depth model of version 4. Each position's context is the number (0–2) of its left
+ * The adaptive depth model of versions 4 and 5. Each position's context is the number (0–2) of its left
  * and upper neighbours that have codes: refined positions cluster where the image is busy. Each
  * context's counts start at 1 per depth and grow by 2 per depth seen, and a depth is coded under
  * the table those counts quantize to (`FrequencyTable.fromProbabilities`), so no table is stored:
@@ -207,7 +207,7 @@ export function decodeRefinement(
   }
   const dec = new RansDecoder(bytes.subarray(bytes.length - br.remaining), what);
   const depth = new Uint8Array(g.positions);
-  // Version 3's stored table serves every position; version 4's model adapts as it goes.
+  // Version 3's stored table serves every position; the later versions' model adapts as it goes.
   const model = table ? undefined : new DepthModel(deepest, g.width, depth);
   const codes: number[] = [];
   for (let p = 0; p < g.positions; p++) {
