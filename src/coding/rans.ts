@@ -186,15 +186,11 @@ export class RansDecoder {
 
   /** Decodes one symbol coded with `table` (the same table the encoder used). */
   decode(table: FrequencyTable): number {
-    let x = this.x;
-    const slot = x & PROB_MASK;
+    const slot = this.x & PROB_MASK;
     const cdf = table.cdf;
     let s = table.lut[slot >>> table.lutShift];
     while (cdf[s + 1] <= slot) s++;
-    const start = cdf[s];
-    x = (cdf[s + 1] - start) * (x >>> PROB_BITS) + slot - start;
-    if (x < RANS_L) x = this.refill(x);
-    this.x = x;
+    this.advance(cdf[s], cdf[s + 1] - cdf[s], slot);
     return s;
   }
 
@@ -218,6 +214,11 @@ export class RansDecoder {
         `interval [${start}, ${start} + ${freq}) does not hold the slot ${slot}`,
       );
     }
+    this.advance(start, freq, slot);
+  }
+
+  /** The decoding step of the symbol [start, start + freq) that holds `slot` (the state's). */
+  private advance(start: number, freq: number, slot: number): void {
     let x = freq * (this.x >>> PROB_BITS) + slot - start;
     if (x < RANS_L) x = this.refill(x);
     this.x = x;
@@ -239,13 +240,12 @@ export class RansDecoder {
 
   /** Decodes a raw field of 1..16 bits. */
   private takeBits(nbits: number): number {
-    let x = this.x;
+    // A symbol of frequency 2^(16 − nbits): the value is which such interval holds the slot.
     const shift = PROB_BITS - nbits;
-    const slot = x & PROB_MASK;
-    x = ((x >>> PROB_BITS) << shift) + (slot & ((1 << shift) - 1));
-    if (x < RANS_L) x = this.refill(x);
-    this.x = x;
-    return slot >>> shift;
+    const slot = this.x & PROB_MASK;
+    const value = slot >>> shift;
+    this.advance(value << shift, 1 << shift, slot);
+    return value;
   }
 
   /** Reads bytes into the state until it is back in range. */
