@@ -8,6 +8,7 @@ import {
   ByteReader,
   ByteWriter,
   CodecId,
+  concatBytes,
   crc32,
   CRC32_INIT,
   crc32Final,
@@ -312,6 +313,55 @@ Deno.test("rans: 10^6 symbols with per-symbol tables within 0.1% of ideal", () =
     }
     dec.finish();
   }
+});
+
+Deno.test("rans: one stream cut into parts decodes part by part, each prefix alone", () => {
+  const r = rng(909);
+  const t = FrequencyTable.fromProbabilities(randomWeights(r, 700, 1));
+  for (let trial = 0; trial < 30; trial++) {
+    // Parts of 0 to 400 units, the empty ones included (a stage that needs no byte of its own).
+    const sizes = Array.from(
+      { length: 1 + Math.floor(r() * 6) },
+      () => r() < 0.2 ? 0 : Math.floor(r() * 400),
+    );
+    const syms = sizes.map((n) => Array.from({ length: n }, () => draw(r, t)));
+    const enc = new RansEncoder(), whole = new RansEncoder();
+    const ends: number[] = [];
+    for (const part of syms) {
+      const one = new RansEncoder();
+      for (const s of part) one.encode(s, t);
+      enc.append(one);
+      assertEquals(one.length, part.length); // append leaves its source as it was
+      ends.push(enc.length);
+      part.forEach((s) => whole.encode(s, t));
+    }
+    const ideal = syms.flat().reduce((b, s) => b + t.cost(s), 0);
+    assert(Math.abs(enc.idealBits() - ideal) < 1e-6 * Math.max(1, ideal));
+    const parts = enc.finishParts(ends);
+    // The parts are the one stream the same units make, cut.
+    assertEquals(concatBytes(parts), whole.finish());
+    for (let k = 1; k <= parts.length; k++) {
+      const dec = new RansDecoder(concatBytes(parts.slice(0, k)));
+      let end = 0;
+      for (let j = 0; j < k; j++) {
+        for (const s of syms[j]) assertEquals(dec.decode(t), s, `trial ${trial} part ${j}`);
+        end += parts[j].length;
+        dec.endPart(end, `part ${j}`);
+      }
+      if (k === parts.length) dec.finish();
+    }
+  }
+  const enc = new RansEncoder();
+  enc.encode(1, t);
+  assertThrows(() => enc.finishParts([]), InvalidArgumentError);
+  assertThrows(() => enc.finishParts([0]), InvalidArgumentError, "rise");
+  assertThrows(() => enc.finishParts([1, 0, 1]), InvalidArgumentError, "rise");
+  // A part decoded with the wrong symbols count ends off its boundary: a typed error.
+  for (let i = 0; i < 300; i++) enc.encode(draw(r, t), t);
+  const [a, b] = enc.finishParts([150, 301]);
+  const dec = new RansDecoder(concatBytes([a, b]));
+  for (let i = 0; i < 151; i++) dec.decode(t);
+  assertBitstream(() => dec.endPart(a.length, "stage 1"), "BITSTREAM", "stage 1");
 });
 
 Deno.test("rans: known-answer byte vector", () => {

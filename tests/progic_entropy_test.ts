@@ -315,7 +315,26 @@ Deno.test("progic entropy: each stage is written the shorter way and read back",
   const staged = encodeStages(s.indices, 160, 96, codedModel);
   assertEquals(writeProgic(s, codedModel, { stages: staged }), coded);
   assertEquals(staged.mask, 0b101);
-  // Version 5 parameters are two bytes longer than version 1 (the stage mask, the refinement flag).
+  // Stages 1 and 3 share one rANS state: about 4 bytes less than two streams (version 5).
+  const f6 = readContainer(coded).segments;
+  const own = [
+    encodeStageIndices(s.indices[0], 10, codedModel.entropy![0]),
+    encodeStageIndices(s.indices[2], 10, codedModel.entropy![2], s.indices[1]),
+  ];
+  const saved = own[0].length + own[2 - 1].length - f6[0].length - f6[2].length;
+  assert(saved >= 3 && saved <= 5, `one stream saved ${saved} bytes`);
+  // Every prefix of whole segments still decodes its stages; a cut inside one does not.
+  const ends = readContainer(coded).segmentEnds;
+  for (let k = 1; k <= 3; k++) {
+    const r = readProgic(coded.slice(0, ends[k - 1]), { ...codedModel, stages: N });
+    assertEquals(r.indices, s.indices.slice(0, k));
+  }
+  assertThrows(
+    () => readProgic(coded.slice(0, ends[1] + 3), { ...codedModel, stages: N }),
+    BitstreamError,
+    "stage 3",
+  );
+  // Version 6 parameters are two bytes longer than version 1 (the stage mask, the refinement flag).
   assertEquals(fixed.length, plain.length + 2);
   const f = readContainer(coded);
   assertEquals([...f.header.params.subarray(-2)], [0b101, 0]);
@@ -350,16 +369,22 @@ Deno.test("progic entropy: crafted parameter blocks and stage payloads give type
       params: Uint8Array.from(params),
     }, segments);
   const read = (bytes: Uint8Array) => readProgic(bytes, { ...codedModel, stages: N });
-  // The writer's version-5 stages (adaptive) and the same stage 1 under the static tables of
-  // versions 2-4: each reads back under its own version only.
+  // The writer's version-6 stages (adaptive; with one rANS-coded stage and no refinement the one
+  // stream is that stage's own, as in version 5) and the same stage 1 under the static tables of
+  // versions 2-4: each reads back under its own versions only.
   const segs = good.segments;
-  assertEquals([...good.header.params], [5, 64, 48, 0b01, 0]);
+  assertEquals([...good.header.params], [6, 64, 48, 0b01, 0]);
+  assertEquals(
+    segs[0],
+    encodeStageIndices(s.indices[0], w, codedModel.entropy![0], undefined, "adaptive"),
+  );
   const staticSegs = [
     encodeStageIndices(s.indices[0], w, codedModel.entropy![0], undefined, "static"),
     segs[1],
   ];
   assertEquals(read(make([2, 64, 48, 0b01], staticSegs)).indices, s.indices);
   assertEquals(read(make([5, 64, 48, 0b01, 0], segs)).indices, s.indices);
+  assertEquals(read(make([6, 64, 48, 0b01, 0], segs)).indices, s.indices);
   assertThrows(() => read(make([2, 64, 48, 0b01], segs)), BitstreamError);
   assertThrows(() => read(make([5, 64, 48, 0b01, 0], staticSegs)), BitstreamError);
   // A mask bit past the stages written, a trailing byte, an unknown version.
@@ -368,17 +393,17 @@ Deno.test("progic entropy: crafted parameter blocks and stage payloads give type
   assertEquals(inspect(make([2, 64, 48, 0b01], segs)).stageCoding, ["rans", "fixed"]);
   assertThrows(() => read(make([2, 64, 48, 1, 0], staticSegs)), BitstreamError, "unexpected");
   assertThrows(() => read(make([5, 64, 48, 1], segs)), BitstreamError);
-  assertThrows(() => read(make([6, 64, 48, 1, 0], segs)), BitstreamError, "version 6");
+  assertThrows(() => read(make([7, 64, 48, 1, 0], segs)), BitstreamError, "version 7");
   assertThrows(() => read(make([0, 64, 48], segs)), BitstreamError, "version 0");
-  // The refinement flag of versions 3 to 5: 0 or 1, and a refinement only after all N stages.
-  for (const v of [3, 4, 5]) {
-    const own = v === 5 ? segs : staticSegs;
+  // The refinement flag of versions 3 to 6: 0 or 1, and a refinement only after all N stages.
+  for (const v of [3, 4, 5, 6]) {
+    const own = v >= 5 ? segs : staticSegs;
     assertEquals(read(make([v, 64, 48, 0b01, 0], own)).indices, s.indices);
     assertThrows(() => read(make([v, 64, 48, 0b01, 2], own)), BitstreamError, "flag 2");
     assertThrows(() => read(make([v, 64, 48, 0b01, 1], own)), BitstreamError, "all 5");
     assertEquals(inspect(make([v, 64, 48, 0b01, 1], own)).stages, 1);
-    // Version 3 stored the refinement's depth table; versions 4 and 5 code the depths
-    // adaptively, and version 5 the stages too.
+    // Version 3 stored the refinement's depth table; versions 4 to 6 code the depths
+    // adaptively, versions 5 and 6 the stages too, and version 6 shares one rANS state.
     const params = readProgicParams({
       params: Uint8Array.from([v, 64, 48, 0b01, 1]),
       width: 64,
@@ -386,7 +411,8 @@ Deno.test("progic entropy: crafted parameter blocks and stage payloads give type
       segmentCount: 6,
     });
     assertEquals(params.refinementLayout, v === 3 ? "table" : "adaptive");
-    assertEquals(params.indexCoding, v === 5 ? "adaptive" : "static");
+    assertEquals(params.indexCoding, v >= 5 ? "adaptive" : "static");
+    assertEquals(params.oneStream, v === 6);
   }
   // Checksummed but wrong rANS payloads: cut short, extended, random.
   const rand = rng(11);
@@ -399,7 +425,9 @@ Deno.test("progic entropy: crafted parameter blocks and stage payloads give type
       new Uint8Array(2),
     ]
   ) {
-    assertThrows(() => read(make([5, 64, 48, 1, 0], [bad, segs[1]])), BitstreamError);
+    for (const v of [5, 6]) {
+      assertThrows(() => read(make([v, 64, 48, 1, 0], [bad, segs[1]])), BitstreamError);
+    }
   }
   // Seeded mutations of the rANS payload under valid checksums: a typed error or h·w codes < K.
   for (let t = 0; t < 300; t++) {
@@ -408,14 +436,16 @@ Deno.test("progic entropy: crafted parameter blocks and stage payloads give type
       m[Math.floor(rand() * m.length)] ^= 1 << Math.floor(rand() * 8);
     }
     try {
-      const r = read(make([5, 64, 48, 1, 0], [m, segs[1]]));
+      const r = read(make([5 + t % 2, 64, 48, 1, 0], [m, segs[1]]));
       assert(r.indices[0].length === h * w && r.indices[0].every((v) => v >= 0 && v < K));
     } catch (e) {
       assert(e instanceof BitstreamError, `mutation ${t}: ${e}`);
     }
   }
   // A fixed-length stage marked as rANS is not silently misread either.
-  assertThrows(() => read(make([5, 64, 48, 0b11, 0], segs)), BitstreamError, "stage 2");
+  for (const v of [5, 6]) {
+    assertThrows(() => read(make([v, 64, 48, 0b11, 0], segs)), BitstreamError, "stage 2");
+  }
   assertEquals(h * w, s.indices[0].length);
 });
 

@@ -244,16 +244,34 @@ def code_bits(stages, tables, s, adaptive=True):
     return float(bits)
 
 
+STATE_BITS = 32  # the rANS state a stream ends with: one per file since parameters version 6
+
+
 def stage_bits(stages, tables, s, K):
-    """Bits the codec spends on stage s of `stages` [>= s + 1, h, w]: its fixed log2(K)-bit fields,
-    or, when the weights carry `tables` (freq, repeat, context) and that is smaller, the rANS
-    stream (ideal length rounded up to bytes, plus the 4-byte final state)."""
+    """(fixed bits, rANS bits) stage s of `stages` [>= s + 1, h, w] adds to a file, one of them 0:
+    its fixed log2(K)-bit fields, or, when the weights carry `tables` (freq, repeat, context) and
+    its ideal length rounds to fewer bytes, that ideal length. Since parameters version 6 the
+    rANS-coded stages and the refinement are one stream, whose rounding and 4-byte state
+    `stream_bits` counts once."""
     raw = np.asarray(stages[s]).size * np.log2(K)
+    fixed = 8.0 * np.ceil(raw / 8)
     if tables is None:
-        return float(raw)
-    coded = int(np.ceil(code_bits(stages, tables, s) / 8)) + 4
+        return fixed, 0.0
+    coded = code_bits(stages, tables, s)
     # As the writer decides: rANS only when its bytes are fewer than the fixed fields' bytes.
-    return float(8 * coded if coded < np.ceil(raw / 8) else raw)
+    return (0.0, float(coded)) if np.ceil(coded / 8) < np.ceil(raw / 8) else (fixed, 0.0)
+
+
+def stages_bits(stages, tables, n, K):
+    """(fixed bits, rANS bits) of the first n stages (`stage_bits` summed)."""
+    parts = [stage_bits(stages, tables, k, K) for k in range(n)]
+    return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+
+def stream_bits(fixed, coded):
+    """A file's segment payload bits (parameters version 6): the fixed stages' and, when anything is
+    rANS-coded, the one stream's ideal length rounded up to bytes plus its state."""
+    return fixed + (8 * np.ceil(coded / 8) + STATE_BITS if coded > 0 else 0.0)
 
 
 def tables_of(tensors):

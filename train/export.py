@@ -44,8 +44,8 @@ import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
 from losses import ms_ssim  # noqa: E402
 from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, beam_search, is_f32_kept, param_names  # noqa: E402
-from refine import BOOKS as REFINE_BOOKS, REFINE_TENSOR, STORAGE_NOTE as REFINE_STORAGE_NOTE, auto_count, build as build_refine, depths, fill_order, refine_chain, refined_latent, section_bits  # noqa: E402
-from entropy import STORAGE_NOTE as ENTROPY_STORAGE_NOTE, TENSORS as ENTROPY_TENSORS, measure_tables, stage_bits, tables_of  # noqa: E402
+from refine import BOOKS as REFINE_BOOKS, DEPTH_BYTE_BITS, REFINE_TENSOR, STORAGE_NOTE as REFINE_STORAGE_NOTE, auto_count, build as build_refine, depths, fill_order, refine_chain, refined_latent, section_bits  # noqa: E402
+from entropy import STATE_BITS, STORAGE_NOTE as ENTROPY_STORAGE_NOTE, TENSORS as ENTROPY_TENSORS, measure_tables, stages_bits, stream_bits, tables_of  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -213,14 +213,15 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
             if with_butteraugli:
                 write_ppm(ref, img)
             for s in stages + (["r"] if refined else []):
-                if s == "r":  # stage N's indices and bits are still in idx and bits
+                if s == "r":  # stage N's indices and their bits are still in idx and split
                     yhat = model.lookup(idx[:, None], N)[0].permute(1, 2, 0)
-                    rec, bits = refined_decode(model, y, yhat, bits, ch, cw, smoothing)
+                    rec, bits = refined_decode(model, y, yhat, split, ch, cw, smoothing)
                 else:
                     if beams > 1:
                         idx = beam_search(y, model.rvq.codebooks, beams, stages=s)
                     rec = model.decompress(idx, s, ch, cw, smoothing=smoothing)
-                    bits = sum(stage_bits(idx, getattr(model, "entropy", None), k, model.K) for k in range(s))
+                    split = stages_bits(idx, getattr(model, "entropy", None), s, model.K)
+                    bits = stream_bits(*split)
                 q8 = torch.round(rec * 255.0).clamp(0, 255).to(torch.uint8).numpy()
                 q8 = torch.from_numpy(lanczos_resize(q8, W, H).copy())
                 rt = (q8.double() / 255.0).permute(2, 0, 1)[None]
@@ -241,20 +242,25 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
         [{"stage": N, "refined": True, **{k: round(acc["r"][k] / n, digits[k]) for k in keys}}] if refined else [])
 
 
-def refined_decode(model, y, yhat, stage_total, ch, cw, smoothing):
-    """-> (stage N plus the default refinement decoded [ch, cw, 3], its bits: the N stages'
-    `stage_total` and the section's). The room is the fixed-length size of N stages less the
-    stages' coded size."""
+def refined_decode(model, y, yhat, split, ch, cw, smoothing):
+    """-> (stage N plus the default refinement decoded [ch, cw, 3], its bits). split: the N
+    stages' (fixed, rANS) bits (`entropy.stages_bits`). The budget is the fixed-length size of N
+    stages; the section's symbols join the stages' rANS stream (one state per file), and it adds
+    its E′ byte."""
     h, w, C = y.shape
     P = h * w
-    room = model.N * 8 * math.ceil(P * math.log2(model.K) / 8) - stage_total
+    fixed, coded = split
+    budget = model.N * 8 * math.ceil(P * math.log2(model.K) / 8)
+    room = budget - fixed - coded - STATE_BITS - DEPTH_BYTE_BITS
     codes, energy = refine_chain((y - yhat).reshape(-1, C), model.refine)
     order = fill_order(energy.numpy())
     m = auto_count(order, P, model.K, room, w)
     depth = depths(order, P, m)
     z = refined_latent(yhat.reshape(-1, C), model.refine, codes, depth).reshape(h, w, C).permute(2, 0, 1)[None]
     rec = model.render(z, model.N, ch, cw, smoothing)
-    return rec, stage_total + (math.ceil(section_bits(depth, model.K, w) / 8) * 8 if m else 0)
+    if not m:
+        return rec, stream_bits(fixed, coded)
+    return rec, stream_bits(fixed, coded + section_bits(depth, model.K, w)) + DEPTH_BYTE_BITS
 
 
 def load_checkpoint(config, path=None):

@@ -162,11 +162,15 @@ def depth_bits(depth, width):
 
 
 def section_bits(depth, K, width):
-    """Ideal size in bits of a refinement section with these depths on a grid `width` positions
-    wide (refine.ts): log2(K) per code, the depths under the adaptive model, E′ (1 byte) and the
-    rANS state (4 bytes)."""
+    """Ideal bits of a refinement section's symbols with these depths on a grid `width` positions
+    wide (refine.ts): log2(K) per code and the depths under the adaptive model. The section adds
+    its E′ byte (`DEPTH_BYTE_BITS`), and its symbols join the stages' rANS stream
+    (entropy.stream_bits; parameters version 6)."""
     depth = np.asarray(depth)
-    return depth.sum() * math.log2(K) + depth_bits(depth, width) + 8 + 32
+    return depth.sum() * math.log2(K) + depth_bits(depth, width)
+
+
+DEPTH_BYTE_BITS = 8  # E′, the byte before the section's symbols
 
 
 def auto_count(order, positions, K, room_bits, width):

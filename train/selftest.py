@@ -545,7 +545,8 @@ def main():
         assert q.sum() == S and abs(q[2] / S - 201 / 801) < 1e-4 and abs(q[0] / S - 200 / 801) < 1e-4
         assert (entropy.adapted_cdf(freq[0], np.zeros(64, np.int64), 0, 800) ==
                 np.concatenate([[0], np.cumsum(freq[0])])).all()  # nothing seen: the static table
-        assert entropy.stage_bits(grids[0], None, 0, 64) == 63 * 6
+        assert entropy.stage_bits(grids[0], None, 0, 64) == (8 * 48, 0.0)  # 63 6-bit fields
+        assert entropy.stream_bits(16, 0) == 16 and entropy.stream_bits(16, 9.5) == 16 + 16 + 32
         # A file without entropy.context: stage s uses table s.
         legacy = entropy.tables_of({"entropy.freq": plain[0].astype(np.float32),
                                     "entropy.repeat": plain[1].astype(np.float32)})
@@ -582,7 +583,7 @@ def main():
         # Adaptive depth bits by hand (width 2, depths 1 0 / 1 1): contexts 0, 1, 1, 1 cost
         # 1 + 1 + 2 + 1 bits (refine.ts's model: counts 1 per depth, +2 per depth seen).
         assert abs(refine.depth_bits([1, 0, 1, 1], 2) - 5.0) < 1e-12
-        assert abs(refine.section_bits([1, 0, 1, 1], 1024, 2) - (30 + 5 + 40)) < 1e-12
+        assert abs(refine.section_bits([1, 0, 1, 1], 1024, 2) - (30 + 5)) < 1e-12
         ok("refine: fill order by hand, greedy chain and energies, refined latent by depth, depth bits")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -23,6 +23,17 @@ export function varintSize(value: number): number {
   return n;
 }
 
+/** The bytes of `parts`, one after another, in a new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 function checkUint32(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 0 || value > MAX_VARINT) {
     throw new InvalidArgumentError(

@@ -12,7 +12,7 @@
  */
 
 export { BitReader, BitWriter } from "./bits.ts";
-export { ByteReader, ByteWriter, MAX_VARINT, varintSize } from "./bytes.ts";
+export { ByteReader, ByteWriter, concatBytes, MAX_VARINT, varintSize } from "./bytes.ts";
 export {
   FrequencyTable,
   MAX_ALPHABET,

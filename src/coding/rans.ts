@@ -112,14 +112,49 @@ export class RansEncoder {
     this.push((value << shift) * 65536 + (1 << shift));
   }
 
+  /** Appends what `other` has recorded (left as it is) after what this encoder has. */
+  append(other: RansEncoder): void {
+    for (let i = 0; i < other.count; i++) this.push(other.ops[i]);
+  }
+
+  /**
+   * Ideal length in bits of the units recorded from `from` to `to` (what they cost in a stream,
+   * less the state's flush and a fraction of a byte).
+   */
+  idealBits(from = 0, to: number = this.count): number {
+    let bits = 0;
+    for (let i = from; i < to; i++) bits += PROB_BITS - Math.log2(this.ops[i] & PROB_MASK);
+    return bits;
+  }
+
   /** Codes everything recorded into a stream and resets the encoder for reuse. */
   finish(): Uint8Array<ArrayBuffer> {
+    return this.finishParts([this.count])[0];
+  }
+
+  /**
+   * Codes everything recorded into one stream cut into parts: part k holds the bytes a decoder
+   * reads while it decodes the units up to `ends[k]` (ascending unit counts, the last equal to
+   * {@link length}), the first part also the 4-byte state. A decoder fed parts 0…k in order
+   * decodes those units without the rest, so one state serves several progressive segments
+   * (a refill happens after a unit's step and reads what the encoder wrote before coding that
+   * unit). Resets the encoder for reuse.
+   */
+  finishParts(ends: readonly number[]): Uint8Array<ArrayBuffer>[] {
     const ops = this.ops, n = this.count;
+    if (ends.length === 0 || ends.some((e, k) => !(e >= (ends[k - 1] ?? 0))) || ends.at(-1) !== n) {
+      throw new InvalidArgumentError(`part ends ${ends} must rise to the ${n} units recorded`);
+    }
     // Each op emits at most 2 bytes (x < 2^31 and x ≥ 2^15 after renormalizing).
     const out = new Uint8Array(4 + 2 * n);
+    // cut[k]: where part k ends in `out` (emission runs backwards, from the end).
+    const cut = new Int32Array(ends.length);
     let p = out.length;
     let x = RANS_L;
+    let k = ends.length - 1;
+    cut[k] = p;
     for (let i = n - 1; i >= 0; i--) {
+      while (k > 0 && ends[k - 1] === i + 1) cut[--k] = p;
       const op = ops[i];
       const freq = op & PROB_MASK;
       const xmax = freq << XMAX_SHIFT;
@@ -130,12 +165,13 @@ export class RansEncoder {
       const q = (x / freq) | 0;
       x = (q << PROB_BITS) + (x - q * freq) + (op >>> PROB_BITS);
     }
-    for (let k = 0; k < 4; k++) {
+    while (k > 0) cut[--k] = p;
+    for (let j = 0; j < 4; j++) {
       out[--p] = x & 0xff;
       x >>>= 8;
     }
     this.count = 0;
-    return out.slice(p);
+    return Array.from(cut, (end, j) => out.slice(j === 0 ? p : cut[j - 1], end));
   }
 }
 
@@ -168,6 +204,21 @@ export class RansDecoder {
     }
     this.x = x;
     this.pos = 4;
+  }
+
+  /**
+   * Checks, after the units of one part of {@link RansEncoder.finishParts}, that they used
+   * exactly the stream's first `end` bytes (the parts so far); `part` names it in the error.
+   * @throws {BitstreamError} when they read fewer or more
+   */
+  endPart(end: number, part: string): void {
+    if (this.pos !== end) {
+      throw new BitstreamError(
+        `${part} is corrupt or was decoded with other tables: its symbols ended ${
+          this.pos - end
+        } byte(s) away from its end`,
+      );
+    }
   }
 
   /** Bytes not yet consumed. */

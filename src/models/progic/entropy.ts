@@ -287,6 +287,22 @@ export function encodeStageIndices(
   coding: IndexCoding = "adaptive",
 ): Uint8Array {
   const enc = new RansEncoder(idx.length * 2);
+  recordStageIndices(enc, idx, w, m, previous, coding);
+  return enc.finish();
+}
+
+/**
+ * Records one stage's symbols in `enc`, for a stream that holds more than this stage (the stages
+ * and refinement of parameters version 6 share one rANS state).
+ */
+export function recordStageIndices(
+  enc: RansEncoder,
+  idx: Int32Array,
+  w: number,
+  m: StageEntropy,
+  previous?: Int32Array,
+  coding: IndexCoding = "adaptive",
+): void {
   walk(
     idx.slice(),
     w,
@@ -298,7 +314,6 @@ export function encodeStageIndices(
     previous,
     coding,
   );
-  return enc.finish();
 }
 
 /** Ideal length in bits of a stage under `m` (what the rANS stream meets within its 4-byte state). */
@@ -339,6 +354,20 @@ export function decodeStageIndices(
   coding: IndexCoding = "adaptive",
 ): Int32Array {
   const dec = new RansDecoder(bytes, what);
+  const idx = readStageIndices(dec, count, w, m, previous, coding);
+  dec.finish();
+  return idx;
+}
+
+/** Decodes one stage's indices recorded by {@link recordStageIndices} from where `dec` stands. */
+export function readStageIndices(
+  dec: RansDecoder,
+  count: number,
+  w: number,
+  m: StageEntropy,
+  previous?: Int32Array,
+  coding: IndexCoding = "adaptive",
+): Int32Array {
   const idx = new Int32Array(count);
   const search = (d: Cumulative): number => {
     // The last symbol whose interval starts at or below the slot.
@@ -353,6 +382,5 @@ export function decodeStageIndices(
     return lo;
   };
   walk(idx, w, m, (d, _, table) => table ? dec.decode(table) : search(d), previous, coding);
-  dec.finish();
   return idx;
 }

@@ -8,15 +8,17 @@
  * whose residual energy is currently largest (the lower position on ties), at most E each, so a
  * budget of m codes takes the first m of one fixed order ({@link fillOrder}).
  *
- * Segment layout (ProGIC parameters versions 4 and 5): u8 E′ (the deepest position's code count, 1…E),
- * then one rANS stream that holds, position by position in raster order, the depth under an
- * adaptive model ({@link DepthModel}: counts per context, the context being how many of the left
- * and upper neighbours have codes) and then that many codes as raw log2(K)-bit fields. Version 3
+ * Segment layout (ProGIC parameters versions 4 to 6): u8 E′ (the deepest position's code count,
+ * 1…E), then rANS-coded symbols (version 6: the last part of the file's one stream, bitstream.ts;
+ * versions 4 and 5: a stream of their own) that hold, position by position in raster order, the
+ * depth under an adaptive model ({@link DepthModel}: counts per context, the context being how
+ * many of the left and upper neighbours have codes) and then that many codes as raw log2(K)-bit
+ * fields. Version 3
  * wrote the depths under one static table of this image's counts, stored after E′; the reader
  * keeps reading it (`layout: "table"`).
  * @module
  */
-import { ByteReader } from "../../coding/bytes.ts";
+import { ByteReader, concatBytes } from "../../coding/bytes.ts";
 import { FrequencyTable, readFrequencyTable } from "../../coding/cdf.ts";
 import { RansDecoder, RansEncoder } from "../../coding/rans.ts";
 import { BitstreamError, InvalidArgumentError } from "../../errors.ts";
@@ -92,11 +94,11 @@ export function refinementMaps(r: Refinement, books: number, codes: number): Int
   return maps;
 }
 
-/** How a refinement section codes its depths: ProGIC parameters versions 4–5 ("adaptive") or 3. */
+/** How a refinement section codes its depths: ProGIC parameters versions 4–6 ("adaptive") or 3. */
 export type RefinementLayout = "adaptive" | "table";
 
 /**
- * The adaptive depth model of versions 4 and 5. Each position's context is the number (0–2) of its left
+ * The adaptive depth model of versions 4 to 6. Each position's context is the number (0–2) of its left
  * and upper neighbours that have codes: refined positions cluster where the image is busy. Each
  * context's counts start at 1 per depth and grow by 2 per depth seen, and a depth is coded under
  * the table those counts quantize to (`FrequencyTable.fromProbabilities`), so no table is stored:
@@ -142,28 +144,35 @@ function deepestOf(depth: Uint8Array): number {
 }
 
 /**
- * Writes a refinement segment of a grid `width` positions wide in the current layout
- * (`"adaptive"`; `r` must hold at least one code).
+ * Writes a refinement segment of a grid `width` positions wide in its own rANS stream (parameters
+ * versions 4 and 5; `r` must hold at least one code).
  */
 export function encodeRefinement(r: Refinement, width: number, bits: number): Uint8Array {
-  const deepest = deepestOf(r.depth);
-  // rANS codes in reverse: the tables are computed forwards first, as the decoder will see them.
-  const model = new DepthModel(deepest, width, r.depth);
-  const tables = Array.from({ length: r.depth.length }, (_, p) => {
-    const t = model.table(p);
-    model.update(p);
-    return t;
-  });
   const enc = new RansEncoder(r.depth.length + r.codes.length);
+  const deepest = recordRefinement(enc, r, width, bits);
+  return concatBytes([Uint8Array.of(deepest), enc.finish()]);
+}
+
+/**
+ * Records a refinement's depths and codes in `enc` and returns E′, the byte that precedes them
+ * in the segment: for a stream that holds more than the refinement (parameters version 6, where
+ * the stages and the refinement share one rANS state).
+ */
+export function recordRefinement(
+  enc: RansEncoder,
+  r: Refinement,
+  width: number,
+  bits: number,
+): number {
+  const deepest = deepestOf(r.depth);
+  // The adaptive tables depend on the depths before; computed forwards, as the decoder will.
+  const model = new DepthModel(deepest, width, r.depth);
   for (let p = 0, j = 0; p < r.depth.length; p++) {
-    enc.encode(r.depth[p], tables[p]);
+    enc.encode(r.depth[p], model.table(p));
+    model.update(p);
     for (let e = 0; e < r.depth[p]; e++) enc.encodeBits(r.codes[j++], bits);
   }
-  const body = enc.finish();
-  const out = new Uint8Array(1 + body.length);
-  out[0] = deepest;
-  out.set(body, 1);
-  return out;
+  return deepest;
 }
 
 /** The grid and model a refinement segment is read against. */
@@ -179,7 +188,7 @@ export interface RefinementGeometry {
 }
 
 /**
- * Reads a refinement segment.
+ * Reads a refinement segment that holds its own rANS stream (versions 3 to 5).
  * @throws {BitstreamError} when it is malformed, truncated, or deeper than the `books` the model has
  */
 export function decodeRefinement(
@@ -189,13 +198,7 @@ export function decodeRefinement(
 ): Refinement {
   const what = "refinement";
   const br = new ByteReader(bytes, what);
-  const deepest = br.u8("refinement depth");
-  if (deepest < 1 || deepest > g.books) {
-    throw new BitstreamError(
-      `the refinement is ${deepest} codes deep; the model has ${g.books} refinement codebooks`,
-      g.books === 0 ? "UNSUPPORTED" : "BITSTREAM",
-    );
-  }
+  const deepest = refinementDepth(br.u8("refinement depth"), g);
   let table: FrequencyTable | undefined;
   if (layout === "table") {
     table = readFrequencyTable(br, "refinement depth table");
@@ -206,6 +209,35 @@ export function decodeRefinement(
     }
   }
   const dec = new RansDecoder(bytes.subarray(bytes.length - br.remaining), what);
+  const r = readRefinement(dec, deepest, g, table);
+  dec.finish();
+  return r;
+}
+
+/**
+ * Checks a segment's E′ (its first byte) against the model's books.
+ * @throws {BitstreamError} when it is 0 or deeper than the model's books
+ */
+export function refinementDepth(deepest: number, g: RefinementGeometry): number {
+  if (deepest < 1 || deepest > g.books) {
+    throw new BitstreamError(
+      `the refinement is ${deepest} codes deep; the model has ${g.books} refinement codebooks`,
+      g.books === 0 ? "UNSUPPORTED" : "BITSTREAM",
+    );
+  }
+  return deepest;
+}
+
+/**
+ * Decodes the depths and codes that {@link recordRefinement} recorded, from where `dec` stands;
+ * `table`: version 3's stored depth table (else the adaptive model).
+ */
+export function readRefinement(
+  dec: RansDecoder,
+  deepest: number,
+  g: RefinementGeometry,
+  table?: FrequencyTable,
+): Refinement {
   const depth = new Uint8Array(g.positions);
   // Version 3's stored table serves every position; the later versions' model adapts as it goes.
   const model = table ? undefined : new DepthModel(deepest, g.width, depth);
@@ -215,6 +247,5 @@ export function decodeRefinement(
     model?.update(p);
     for (let e = 0; e < depth[p]; e++) codes.push(dec.decodeBits(g.bits));
   }
-  dec.finish();
   return { depth, codes: Int32Array.from(codes) };
 }
