@@ -24,8 +24,8 @@ const USAGE = `tessera ${denoJson.version} — generative image compression on W
 
 Usage:
   tessera encode <image.png|jpg> -o <out.tsr> [--stages K | --bpp X | --max-bytes N]
-                 [--beams B] [--refine R] [--presmoothing S] [--pad] [--model NAME]
-                 [--background white|black|RRGGBB] [--force] [--cpu]
+                 [--beams B] [--rate-weight L] [--refine R] [--presmoothing S] [--pad]
+                 [--model NAME] [--background white|black|RRGGBB] [--force] [--cpu]
   tessera decode <in.tsr> -o <out.png> [--stages K] [--smoothing S] [--best-effort] [--force]
                  [--cpu]
   tessera info <in.tsr>
@@ -37,6 +37,9 @@ Usage:
   --max-bytes N   fit the whole file in N bytes, downscaling when needed
   --beams B       index search width 1…8 (default 8; 1 = greedy, fastest): ~same size,
                   better quality on average at the written stages, slower encoding
+  --rate-weight L weight of a bit against the latent's error when choosing among the
+                  search's paths (default 0.3; 0: the least error): cheaper indices,
+                  whose saved bits the refinement spends
   --refine R      refinement codes after stage 5, where the latent's error is largest: "auto"
                   (default) fills the room --bpp / --max-bytes leave, or up to stage 5's
                   fixed-length size (0.195 bpp) without them; a number is the mean count per
@@ -72,6 +75,7 @@ const VALUED = new Set([
   "--bpp",
   "--max-bytes",
   "--beams",
+  "--rate-weight",
   "--refine",
   "--presmoothing",
   "--smoothing",
@@ -290,6 +294,7 @@ export async function main(
           bpp: num(a.flags, "--bpp", false),
           maxBytes: num(a.flags, "--max-bytes", true),
           beams: inRange(a.flags, "--beams", 1, VQ_MAX_BEAMS, true),
+          rateWeight: inRange(a.flags, "--rate-weight", 0, 100, false),
           refine: a.flags.get("--refine") === "auto"
             ? "auto" as const
             : inRange(a.flags, "--refine", 0, 255, false),

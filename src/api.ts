@@ -133,11 +133,17 @@ export interface EncodeOptions extends AlphaOptions {
   /** Byte budget for the whole file (downscales when it must). */
   readonly maxBytes?: number;
   /**
-   * Residual-VQ search width, 1…8 (default 4): wider searches write streams of the same size
+   * Residual-VQ search width, 1…8 (default 8): wider searches write streams of the same size
    * that decode better on average at the written stage count (shorter prefixes can decode a
    * little worse), at some encode time; 1 is greedy. The decoder is the same either way.
    */
   readonly beams?: number;
+  /**
+   * Weight ≥ 0 of one bit against the latent's squared error when the encoder picks one of the
+   * search's complete paths (default 0.3; 0: the least error): cheaper indices, whose saved bits
+   * the refinement spends where the error is largest. The decoder is the same either way.
+   */
+  readonly rateWeight?: number;
   /**
    * Refinement after the last stage, when the model has refinement codebooks and all stages are
    * written: extra codes where the latent's residual is largest. `"auto"` (default) fills what
@@ -194,6 +200,7 @@ export async function encode(
     bpp: options.bpp,
     maxBytes: options.maxBytes,
     beams: options.beams,
+    rateWeight: options.rateWeight,
     refine: options.refine,
     presmoothing: options.presmoothing,
     fit: options.fit,

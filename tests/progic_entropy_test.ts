@@ -470,8 +470,11 @@ Deno.test({
   async fn() {
     const c = await ProgicCodec.create(weights, cpuBackend());
     const img = photoLike(96, 64);
-    // No refinement: it would fill the room entropy coding leaves (progic_refine_test.ts).
-    const full = await c.encode(img, { refine: 0 });
+    // No refinement: it would fill the room entropy coding leaves (progic_refine_test.ts); the
+    // least-error paths (rateWeight 0), which a model without tables writes too.
+    const full = await c.encode(img, { refine: 0, rateWeight: 0 });
+    const chosen = await c.encode(img, { refine: 0 });
+    assert(chosen.bytes.length <= full.bytes.length, "the rate-aware choice wrote more");
     // Same indices as a fixed-length stream, so the same pixels.
     const noTables = await ProgicCodec.create({ ...weights, entropy: undefined }, cpuBackend());
     const plain = await noTables.encode(img);

@@ -247,6 +247,15 @@ Deno.test({
     const img = texture(160, 128), positions = 10 * 8;
     const plain = await c.encode(img, { refine: 0 });
     assertEquals([plain.stages, plain.refinementCodes], [5, 0]);
+    // The rate-aware path choice writes fewer bytes than the least-error path (rateWeight 0).
+    const exact = await c.encode(img, { refine: 0, rateWeight: 0 });
+    assert(
+      plain.bytes.length < exact.bytes.length,
+      `${plain.bytes.length} ≥ ${exact.bytes.length}`,
+    );
+    for (const bad of [-1, Number.NaN, Infinity]) {
+      await assertRejects(() => c.encode(img, { rateWeight: bad }), InvalidArgumentError);
+    }
     // The default fills up to the five stages' fixed-length size: 5 × 10 bits per position.
     const auto = await c.encode(img);
     assert(auto.refinementCodes > 0, "the default wrote no refinement");

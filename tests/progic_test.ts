@@ -16,6 +16,8 @@ import {
   ProgicCodec,
 } from "../src/models/progic/codec.ts";
 import { decoderGraph, encoderGraph, encoderIndices } from "../src/models/progic/network.ts";
+import { choosePaths, DEFAULT_RATE_WEIGHT, pathErrors } from "../src/models/progic/choice.ts";
+import { stageCodeBits } from "../src/models/progic/entropy.ts";
 import { loadProgicWeights, type ProgicWeights } from "../src/models/progic/weights.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { compare, gpu, GPU_TEST, synthetic } from "./harness.ts";
@@ -175,6 +177,38 @@ async function checkBeamParity(
     flips++;
   }
   assert(flips <= 2, `${label}: ${flips} near-tie beam flips`);
+}
+
+// The trained models carry index tables, which the choice prices bits with; progic-test has none.
+for (const model of PARITY_MODELS.filter((n) => n !== "progic-test")) {
+  Deno.test(`progic: the rate-aware path choice reproduces the twin's (${model})`, async () => {
+    const { weights, g } = await fixture(model);
+    assert(weights.entropy !== undefined, `${model} has no index tables`);
+    const paths = g("beam_paths"), want = g("chosen_indices").data;
+    const [beams, stages, h, w] = paths.shape;
+    const n = h * w;
+    const codes = Array.from(
+      { length: beams },
+      (_, b) =>
+        Array.from(
+          { length: stages },
+          (_, s) =>
+            Int32Array.from(paths.data).subarray((b * stages + s) * n, (b * stages + s + 1) * n),
+        ),
+    );
+    const y = Float32Array.from(g("latent").data);
+    const errors = pathErrors(codes, y, weights.codebooks, weights.config.c2);
+    const got = choosePaths({ codes, errors }, w, weights.entropy!, DEFAULT_RATE_WEIGHT);
+    assertEquals(got.flatMap((s) => [...s]), [...want]);
+    // Path 0 has the least error everywhere; the choice trades some of it for fewer bits.
+    const bits = (idx: Int32Array[]) =>
+      idx.reduce((t, v, s) => t + stageCodeBits(v, w, weights.entropy![s], idx[s - 1]), 0);
+    const sum = (a: Float64Array) => a.reduce((t, v) => t + v, 0);
+    const chosenErr = sum(pathErrors([got], y, weights.codebooks, weights.config.c2)[0]);
+    assert(chosenErr >= sum(errors[0]), "a path with less error than the search's best");
+    assert(bits(got) < bits(codes[0]), `${bits(got)} bits, not fewer than ${bits(codes[0])}`);
+    assert(got.some((v, s) => v.some((c, p) => c !== codes[0][s][p])), "nothing was chosen");
+  });
 }
 
 for (const model of PARITY_MODELS) {

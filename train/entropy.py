@@ -291,11 +291,11 @@ def codec_indices(model, files, log=print):
     """Indices [N, h, w] of each file as the codec writes `--stages N` (grid fit, pre-filter,
     beam search)."""
     from export import DEFAULT_BEAMS, DEFAULT_PRESMOOTHING, codec_input
-    from progic import beam_search
+    from choice import codec_search
     out, t0 = [], time.time()
     for i, f in enumerate(files):
         y = model.latent(codec_input(load_rgb(f)), DEFAULT_PRESMOOTHING)
-        out.append(beam_search(y, model.rvq.codebooks, DEFAULT_BEAMS).numpy())
+        out.append(codec_search(model, y, DEFAULT_BEAMS).numpy())
         if (i + 1) % 50 == 0:
             log(f"  indices {i + 1}/{len(files)} ({time.time() - t0:.0f}s)")
     return out

@@ -43,7 +43,8 @@ import ckpt  # noqa: E402
 import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
 from losses import ms_ssim  # noqa: E402
-from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, beam_search, is_f32_kept, param_names  # noqa: E402
+from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, is_f32_kept, param_names  # noqa: E402
+from choice import codec_search  # noqa: E402
 from refine import BOOKS as REFINE_BOOKS, DEPTH_BYTE_BITS, REFINE_TENSOR, STORAGE_NOTE as REFINE_STORAGE_NOTE, auto_count, build as build_refine, depths, fill_order, refine_chain, refined_latent, section_bits  # noqa: E402
 from entropy import STATE_BITS, STORAGE_NOTE as ENTROPY_STORAGE_NOTE, TENSORS as ENTROPY_TENSORS, measure_tables, stages_bits, stream_bits, tables_of  # noqa: E402
 
@@ -218,7 +219,7 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
                     rec, bits = refined_decode(model, y, yhat, split, ch, cw, smoothing)
                 else:
                     if beams > 1:
-                        idx = beam_search(y, model.rvq.codebooks, beams, stages=s)
+                        idx = codec_search(model, y, beams, stages=s)
                     rec = model.decompress(idx, s, ch, cw, smoothing=smoothing)
                     split = stages_bits(idx, getattr(model, "entropy", None), s, model.K)
                     bits = stream_bits(*split)

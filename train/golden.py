@@ -21,7 +21,10 @@ refine_codes [E, h, w] i32 (each position's chain of nearest refinement codes fr
 beam_indices, distances in F64), refine_energy [E + 1, h, w] f32 (‖r‖² before and after each),
 refine_order [E·h·w] i32 (`fill_order` of refine_energy as stored), refine_recon [H, W, 3] f32
 (stage N plus the first h·w codes of that order, `refine_budget` in the metadata, no post-filter).
-With entropy tables in the file: entropy_bits and entropy_static_bits [N] f32 (`entropy.code_bits`
+With entropy tables in the file: beam_paths [B, N, h, w] i32 (all DEFAULT_BEAMS complete paths
+of that search, beam_indices first; `progic.beam_paths`), chosen_indices [N, h, w] i32 (the
+encoder's rate-aware choice among them at choice.DEFAULT_RATE_WEIGHT, their errors from latent in
+F64), entropy_bits and entropy_static_bits [N] f32 (`entropy.code_bits`
 of beam_indices under the adaptive model streams use and the static one of parameter versions
 2-4), entropy_grid [N, 16, 16] i32 (random codes with left and upper runs) and its
 entropy_grid_bits and entropy_grid_static_bits.
@@ -43,7 +46,8 @@ import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
 from entropy import code_bits  # noqa: E402
 from export import DEFAULT_BEAMS, DEFAULT_PRESMOOTHING, DEFAULT_SMOOTHING, FORMAT, export_tensors, model_from_safetensors, sha256, write_weights  # noqa: E402
-from progic import CONFIGS, ProGIC, beam_search, exact_search  # noqa: E402
+from progic import CONFIGS, ProGIC, beam_paths, exact_search  # noqa: E402
+from choice import DEFAULT_RATE_WEIGHT, choose_paths, path_errors  # noqa: E402
 from refine import depths, fill_order, refine_chain, refined_latent  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -116,7 +120,8 @@ def main(argv=None):
     with torch.no_grad():
         y = model.latent(x).contiguous()  # [h, w, C2]
         idx, gap = exact_search(y, model.rvq.codebooks)
-        beam = beam_search(y, model.rvq.codebooks, DEFAULT_BEAMS, exact=True)
+        paths = beam_paths(y, model.rvq.codebooks, DEFAULT_BEAMS, exact=True)
+        beam = paths[0]
         fast = model.compress(x)
         mism = int((fast != idx).sum())
         recon = torch.stack([model.decompress(idx, s, H, W) for s in range(1, model.N + 1)])
@@ -146,6 +151,12 @@ def main(argv=None):
         tens["refine_energy"] = energy32.reshape(-1, h, w).numpy()
         tens["refine_order"] = order.astype(np.int32)
         tens["refine_recon"] = rec.numpy().astype(np.float32)
+    if model.entropy is not None:
+        # The rate-aware choice among the search's paths, from their float64 errors.
+        tens["beam_paths"] = paths.numpy().astype(np.int32)
+        errors = path_errors(paths.numpy(), y, model.rvq.codebooks)
+        tens["chosen_indices"] = choose_paths(paths.numpy(), errors, model.entropy,
+                                              DEFAULT_RATE_WEIGHT).astype(np.int32)
     if model.entropy is not None:  # ideal rANS lengths under the file's tables, adaptive and static
         def bits_of(grid, adaptive):
             return np.array([code_bits(grid, model.entropy, s, adaptive) for s in range(model.N)],

@@ -465,13 +465,22 @@ def beam_search(y_hwc, codebooks, beams, stages=None, exact=False):
     ‖r_b − c_k‖² = ‖r_b‖² − 2 r_b·c_k + ‖c_k‖² (candidates in ascending order, the lower b·K + k
     first on ties), residuals in float32, distances in float64 when `exact` (golden vectors).
     y_hwc [h, w, C2] -> indices [stages, h, w] int64 of the winning path."""
+    return beam_paths(y_hwc, codebooks, beams, stages, exact, keep_all=False)[0]
+
+
+@torch.no_grad()
+def beam_paths(y_hwc, codebooks, beams, stages=None, exact=False, keep_all=True):
+    """`beam_search` keeping all `beams` complete paths at the last stage (src/models/progic/
+    network.ts `paths`), for the rate-aware choice among them (choice.py): -> [B, stages, h, w]
+    int64, path 0 the winner, in ascending order of residual energy."""
     h, w, C = y_hwc.shape
     S = stages or codebooks.shape[0]
     dt = torch.float64 if exact else torch.float32
     res = y_hwc.reshape(-1, 1, C).float()  # [P, b, C]
     P = res.shape[0]
     path = torch.zeros(P, 1, 0, dtype=torch.long, device=res.device)
-    for s, keep in enumerate(beam_widths(S, beams)):
+    widths = [beams] * S if keep_all else beam_widths(S, beams)
+    for s, keep in enumerate(widths):
         cb = codebooks[s].float()
         K = cb.shape[0]
         r, c = res.to(dt), cb.to(dt)
@@ -481,7 +490,7 @@ def beam_search(y_hwc, codebooks, beams, stages=None, exact=False):
         res = torch.gather(res, 1, src[..., None].expand(-1, -1, C)) - cb[code]
         path = torch.cat([torch.gather(path, 1, src[..., None].expand(-1, -1, path.shape[2])),
                           code[..., None]], 2)
-    return path[:, 0, :].t().reshape(S, h, w)
+    return path.permute(1, 2, 0).reshape(-1, S, h, w)
 
 
 def param_names(model):

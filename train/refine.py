@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from data import list_images, load_rgb  # noqa: E402
-from progic import beam_search, sq_dist  # noqa: E402
+from progic import sq_dist  # noqa: E402
 
 REFINE_TENSOR = "rvq.refine"
 BOOKS = 4
@@ -46,10 +46,11 @@ STORAGE_NOTE = "; F16 rvq.refine"
 def five_stages(model, img):
     """-> (coded-size input [h, w, 3], latent y [h', w', C], ŷ(N) [h', w', C]) as the codec codes
     all N stages by default (grid fit, pre-filter, beam search)."""
+    from choice import codec_search
     from export import DEFAULT_BEAMS, DEFAULT_PRESMOOTHING, codec_input
     x = codec_input(img, "auto")
     y = model.latent(x, DEFAULT_PRESMOOTHING)
-    idx = beam_search(y, model.rvq.codebooks, DEFAULT_BEAMS, stages=model.N)
+    idx = codec_search(model, y, DEFAULT_BEAMS, stages=model.N)
     return x, y, model.lookup(idx[:, None], model.N)[0].permute(1, 2, 0)
 
 

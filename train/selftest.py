@@ -559,6 +559,23 @@ def main():
         assert all((x == y).all() for x, y in zip(entropy.tables_of(back), tables))
         ok("entropy: tables valid, code_bits (static and adaptive) = a position-by-position walk of the coder's contexts, U16 round trip")
 
+        # -- rate-aware path choice (choice.py): at weight 0 the least error; at a large weight the
+        # fewest static bits, position by position: path 1 repeats left neighbours, so it wins
+        import choice
+        rng = np.random.default_rng(9)
+        paths = rng.integers(0, 64, (3, 3, 4, 5))
+        paths[1] = paths[0][:, :, :1]  # path 0's first column, repeated along each row
+        paths[2][:, :, 0] = paths[0][:, :, 0]  # all paths agree in column 0
+        errors = rng.random((3, 20)) + np.array([[0.0], [1.0], [1.0]])
+        assert (choice.choose_paths(paths, errors, tables, 0.0) == paths[0]).all()
+        cheap = choice.choose_paths(paths, errors, tables, 1e3)
+        static = lambda grid: sum(entropy.code_bits(grid, tables, st, False) for st in range(3))
+        assert static(cheap) < static(paths[0]) and (cheap[:, :, 1:] == paths[1][:, :, 1:]).all()
+        # A one-path list prices exactly what the coder's static walk spends.
+        one = choice.choose_paths(paths[:1], np.zeros((1, 20)), tables, 1.0)
+        assert (one == paths[0]).all()
+        ok("choice: weight 0 keeps the least-error path; a large weight takes the repeats")
+
         # -- refinement: the fill order by hand (the TypeScript test has the same case), and the
         # chain's codes and energies against a brute-force walk
         import refine

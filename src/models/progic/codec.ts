@@ -23,7 +23,14 @@ import {
   type StageSegments,
   writeProgic,
 } from "./bitstream.ts";
-import { decoderGraph, encoderGraph, encoderIndices, refineSearchGraph } from "./network.ts";
+import { choosePaths, DEFAULT_RATE_WEIGHT, pathErrors } from "./choice.ts";
+import {
+  decoderGraph,
+  encoderGraph,
+  encoderIndices,
+  encoderPaths,
+  refineSearchGraph,
+} from "./network.ts";
 import { fillOrder, type Refinement, refinementMaps, refinementOf } from "./refine.ts";
 import { VQ_MAX_BEAMS } from "../../ops/vq.ts";
 import type { ProgicWeights } from "./weights.ts";
@@ -54,6 +61,14 @@ export interface ProgicEncodeOptions {
    * Default {@link DEFAULT_BEAMS}.
    */
   readonly beams?: number;
+  /**
+   * Weight λ ≥ 0 of one bit of the indices against the latent's squared error when the encoder
+   * picks one of the beam search's complete paths: it writes the path with the least error + λ ·
+   * bits under the index entropy model (choice.ts), so bits go where they lower the error most
+   * (the refinement spends what is saved). 0: the least error. Encoder only. Default
+   * {@link DEFAULT_RATE_WEIGHT}; no effect with `beams` 1 or weights without entropy tables.
+   */
+  readonly rateWeight?: number;
   /**
    * Strength in [0, 1] of a light [1 2 1]² blur blended into the image before the encoder (0:
    * none). The decoder is unchanged. Default {@link DEFAULT_PRESMOOTHING}.
@@ -112,6 +127,8 @@ export interface ProgicSearchOptions {
   readonly stages?: number;
   /** Search width (default {@link DEFAULT_BEAMS}); see {@link ProgicEncodeOptions.beams}. */
   readonly beams?: number;
+  /** Rate weight (default {@link DEFAULT_RATE_WEIGHT}); see {@link ProgicEncodeOptions.rateWeight}. */
+  readonly rateWeight?: number;
   /** Pre-filter strength (default {@link DEFAULT_PRESMOOTHING}); see {@link ProgicEncodeOptions.presmoothing}. */
   readonly presmoothing?: number;
   /** Also return the encoder's latent `y` (f32 `[h, w, C2]`), which refinement starts from. */
@@ -231,6 +248,7 @@ interface Encoded {
 /** How the encoder searches, and whether it refines (see ProgicEncodeOptions). */
 interface Search {
   readonly beams?: number;
+  readonly rateWeight?: number;
   readonly presmoothing?: number;
   /** Refine streams of all stages (the encoder then keeps the latent). */
   readonly refine: boolean;
@@ -306,6 +324,10 @@ export class ProgicCodec {
     if (!(presmoothing >= 0 && presmoothing <= 1)) {
       throw new InvalidArgumentError(`presmoothing must be in [0, 1], got ${presmoothing}`);
     }
+    const rateWeight = opts.rateWeight ?? DEFAULT_RATE_WEIGHT;
+    if (!(rateWeight >= 0 && rateWeight < Infinity)) {
+      throw new InvalidArgumentError(`rateWeight must be finite and ≥ 0, got ${rateWeight}`);
+    }
     const t = toPaddedTensor(img, LATENT_STRIDE);
     const { h, w } = gridOf(img.width, img.height);
     const plan = planTiles(h, w, this.#tile, tileMargin(this.config));
@@ -314,22 +336,41 @@ export class ProgicCodec {
     const search = beams === 1 || stages === 1
       ? { stages: this.config.stages, beams: 1 }
       : { stages, beams };
-    const latent = opts.latent ?? false;
+    // A rate-aware choice needs every complete path and the latent their errors are measured on.
+    const entropy = this.weights.entropy;
+    const paths = search.beams > 1 && rateWeight > 0 && entropy !== undefined;
+    const latent = (opts.latent ?? false) || paths;
     const exe = await this.#exe(
-      `enc:${th}x${tw}:${search.stages}:${search.beams}:${presmoothing}:${latent}`,
-      () => encoderGraph(this.weights, th * 16, tw * 16, { ...search, presmoothing, latent }),
+      `enc:${th}x${tw}:${search.stages}:${search.beams}:${presmoothing}:${latent}:${paths}`,
+      () =>
+        encoderGraph(this.weights, th * 16, tw * 16, { ...search, presmoothing, latent, paths }),
     );
-    const out = Array.from({ length: stages }, () => new Int32Array(h * w));
     const c2 = this.config.c2;
     const y = latent ? new Float32Array(h * w * c2) : undefined;
+    const kept = paths ? search.beams : 1;
+    const found = Array.from(
+      { length: kept },
+      () => Array.from({ length: search.stages }, () => new Int32Array(h * w)),
+    );
     for (const tile of plan.tiles) {
       const input = cropTensor(t.data, t.width, tile.y0 * 16, tile.x0 * 16, th * 16, tw * 16);
       const res = await exe.run({ image: input });
-      const found = encoderIndices(res, search.stages, th * tw);
-      out.forEach((dst, s) => copyCore(found[s], tw, dst, w, tile));
+      const got = paths
+        ? encoderPaths(res, search.stages, th * tw)
+        : [encoderIndices(res, search.stages, th * tw)];
+      got.forEach((path, b) => path.forEach((src, s) => copyCore(src, tw, found[b][s], w, tile)));
       if (y) copyCore(res.latent as Float32Array, tw, y, w, tile, c2);
     }
-    return { indices: out, h, w, ...(y ? { latent: y } : {}) };
+    const codebooks = this.weights.codebooks;
+    const out = paths
+      ? choosePaths(
+        { codes: found, errors: pathErrors(found, y!, codebooks, c2) },
+        w,
+        entropy!,
+        rateWeight,
+      )
+      : found[0].slice(0, stages);
+    return { indices: out, h, w, ...(y && opts.latent ? { latent: y } : {}) };
   }
 
   /**
@@ -496,6 +537,7 @@ export class ProgicCodec {
     }
     const search: Search = {
       beams: opts.beams,
+      rateWeight: opts.rateWeight,
       presmoothing: opts.presmoothing,
       refine: books > 0 && refine !== 0,
       refineCount: typeof refine === "number" ? refine : undefined,
@@ -553,6 +595,7 @@ export class ProgicCodec {
     const { indices, latent } = await this.encodeIndices(coded, {
       stages,
       beams: search.beams,
+      rateWeight: search.rateWeight,
       presmoothing: search.presmoothing,
       latent: search.refine && stages === this.config.stages,
     });

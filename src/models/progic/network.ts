@@ -105,6 +105,11 @@ export interface EncoderGraphOptions {
   /** Search only the first `stages` codebooks (default all); a beam search aims at the last. */
   readonly stages?: number;
   /**
+   * Keep all `beams` complete paths at the last stage, not only the winner (for a rate-aware
+   * choice among them, choice.ts); {@link encoderPaths} reads them.
+   */
+  readonly paths?: boolean;
+  /**
    * Strength of the {@link smooth} blur applied to the image before the encoder, in [0, 1]
    * (default 0: none). The decoder is the same; see ProgicEncodeOptions.presmoothing.
    */
@@ -113,11 +118,12 @@ export interface EncoderGraphOptions {
 
 /**
  * Beams kept after each stage of a B-wide search: B after every stage but the last, which keeps
- * the winner. The search aims at the last searched stage only, so a shorter prefix of its stream
- * can decode slightly worse than a greedy one (bench/RESULTS.md).
+ * the winner (or, with `paths`, all B complete paths). The search aims at the last searched stage
+ * only, so a shorter prefix of its stream can decode slightly worse than a greedy one
+ * (bench/RESULTS.md).
  */
-export function beamWidths(stages: number, beams: number): number[] {
-  return Array.from({ length: stages }, (_, s) => (s < stages - 1 ? beams : 1));
+export function beamWidths(stages: number, beams: number, paths = false): number[] {
+  return Array.from({ length: stages }, (_, s) => (s < stages - 1 || paths ? beams : 1));
 }
 
 // Transposed codebooks and their squared norms, made once per codebook array so that every
@@ -176,7 +182,7 @@ export function encoderGraph(
   }
   const books = w.codebooks.slice(0, stages);
   if (beams > 1 && stages > 1) {
-    beamSearch(g, y, w, books, beams);
+    beamSearch(g, y, w, books, beams, opts.paths ?? false);
     return g.build();
   }
   let r = y;
@@ -201,10 +207,11 @@ function beamSearch(
   w: ProgicWeights,
   books: readonly Float32Array[],
   beams: number,
+  paths: boolean,
 ): void {
   const { codes: k, c2: d } = w.config;
   const positions = y.spec.shape[1] * y.spec.shape[2];
-  const widths = beamWidths(books.length, beams);
+  const widths = beamWidths(books.length, beams, paths);
   let r = g.op1(reshape, [y], { shape: [positions, 1, d] }, "rvq.beams0");
   books.forEach((cb, s) => {
     const c = codebookConstants(cb, k, d);
@@ -239,10 +246,33 @@ export function encoderIndices(
   if (!("beamRows0" in res)) {
     return Array.from({ length: stages }, (_, s) => res[`indices${s}`] as Int32Array);
   }
+  return tracePath(res, stages, positions, 0);
+}
+
+/**
+ * Every complete path of a beam search run with `paths` (`[b][s]`: path b's indices at stage s,
+ * path 0 the winner), traced back as {@link encoderIndices} traces the winner.
+ */
+export function encoderPaths(
+  res: Readonly<Record<string, HostArray>>,
+  stages: number,
+  positions: number,
+): Int32Array[][] {
+  const kept = res[`beamRows${stages - 1}`].length / positions;
+  return Array.from({ length: kept }, (_, b) => tracePath(res, stages, positions, b));
+}
+
+/** The indices of the path that ends in beam `last` of the last stage, at every position. */
+function tracePath(
+  res: Readonly<Record<string, HostArray>>,
+  stages: number,
+  positions: number,
+  last: number,
+): Int32Array[] {
   const out = Array.from({ length: stages }, () => new Int32Array(positions));
   const kept = (s: number) => (s < 0 ? 1 : res[`beamRows${s}`].length / positions);
   for (let p = 0; p < positions; p++) {
-    let j = 0; // the last stage keeps only the winner
+    let j = last;
     for (let s = stages - 1; s >= 0; s--) {
       const at = p * kept(s) + j;
       out[s][p] = res[`beamCodes${s}`][at];
