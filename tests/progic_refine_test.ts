@@ -310,3 +310,30 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "refine: the rate-aware choice sees the whole grid, tiled or not",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // A 26×7 latent grid in 15-wide tiles: the paths are merged before the choice walks them.
+    const ctx = await gpu();
+    const backend = ctx ? webgpuBackend(ctx) : cpuBackend();
+    const img = synthetic(408, 100);
+    const whole = await (await ProgicCodec.create(weights, backend, 64)).encodeIndices(img);
+    const tiled = await (await ProgicCodec.create(weights, backend, 15)).encodeIndices(img);
+    const exact = await (await ProgicCodec.create(weights, backend, 64)).encodeIndices(img, {
+      rateWeight: 0,
+    });
+    let diff = 0, chosen = 0;
+    whole.indices.forEach((v, s) =>
+      v.forEach((x, i) => {
+        diff += x === tiled.indices[s][i] ? 0 : 1;
+        chosen += x === exact.indices[s][i] ? 0 : 1;
+      })
+    );
+    // Tiles change the latent by float rounding: a near-tie may flip a path, and its neighbours'.
+    assert(diff <= 4, `${diff} indices differ between tiled and untiled encoding`);
+    assert(chosen > 0, "the choice changed nothing");
+  },
+});

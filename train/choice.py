@@ -85,7 +85,11 @@ def choose_paths(paths, errors, tables, weight):
 def codec_search(model, y_hwc, beams, stages=None, weight=DEFAULT_RATE_WEIGHT, exact=False):
     """The codec's beam search (src/models/progic/codec.ts `encodeIndices`, beams > 1): the B
     complete paths and, when the model has index tables and weight > 0, the rate-aware choice
-    among them, else the winner. -> [stages, h, w] int64."""
+    among them, else the winner; one stage is searched greedily, as the codec does.
+    -> [stages, h, w] int64."""
+    S = stages or model.rvq.codebooks.shape[0]
+    if S == 1:  # one stage: the codec searches greedily (its greedy graph serves every prefix)
+        return beam_paths(y_hwc, model.rvq.codebooks, 1, 1, exact)[0]
     paths = beam_paths(y_hwc, model.rvq.codebooks, beams, stages, exact)
     tables = getattr(model, "entropy", None)
     if tables is None or weight <= 0:

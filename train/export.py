@@ -44,7 +44,7 @@ import st_io  # noqa: E402
 from data import BSDS, list_images, load_rgb  # noqa: E402
 from losses import ms_ssim  # noqa: E402
 from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, is_f32_kept, param_names  # noqa: E402
-from choice import codec_search  # noqa: E402
+from choice import DEFAULT_RATE_WEIGHT, codec_search  # noqa: E402
 from refine import BOOKS as REFINE_BOOKS, DEPTH_BYTE_BITS, REFINE_TENSOR, STORAGE_NOTE as REFINE_STORAGE_NOTE, auto_count, build as build_refine, depths, fill_order, refine_chain, refined_latent, section_bits  # noqa: E402
 from entropy import STATE_BITS, STORAGE_NOTE as ENTROPY_STORAGE_NOTE, TENSORS as ENTROPY_TENSORS, measure_tables, stages_bits, stream_bits, tables_of  # noqa: E402
 
@@ -300,13 +300,16 @@ def measure(wpath, a, model=None, manifest=None):
                    "codec path (replicate pad to x16, crop); ")
                   + (f"encoder pre-filter presmoothing {a.presmoothing}; " if a.presmoothing > 0 else "")
                   + "8-bit output, weights as stored; "
-                  + (f"beam search {a.beams} wide over the first s codebooks for stage s; " if a.beams > 1
-                     else "greedy search; ")
+                  + (f"beam search {a.beams} wide over the first s codebooks for stage s"
+                     + (f", its path chosen rate-aware (choice.py, weight {DEFAULT_RATE_WEIGHT}); "
+                        if getattr(em, "entropy", None) is not None else "; ")
+                     if a.beams > 1 else "greedy search; ")
                   + (f"decoder post-filter smoothing {a.smoothing}; " if a.smoothing > 0 else "no post-filter; ")
                   + "PSNR RGB; "
                   "MS-SSIM 5 scales Gaussian 11/1.5, RGB channel mean; "
                   + ("bpp = the stages' payload bits / (H*W), each stage the smaller of its fixed 10-bit fields "
-                     "and its ideal rANS length under the file's entropy tables as the codec adapts them (ProGIC parameters version 5), rounded up to bytes, plus 4 bytes"
+                     "and its ideal rANS length under the file's entropy tables as the codec adapts them; the rANS-coded "
+                     "stages (and the refinement) as one stream, rounded up to bytes, plus its 4-byte state (ProGIC parameters version 6)"
                      if getattr(em, "entropy", None) is not None else
                      "bpp = 10*s*ceil(coded H/16)*ceil(coded W/16)/(H*W)")
                   + ("; Butteraugli: libjxl butteraugli_main --pnorm 3 on PPM (80 nits), max-norm and 3-norm"
