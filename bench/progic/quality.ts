@@ -157,7 +157,7 @@ function report(): string {
       ((performance.now() - started) / 1e3).toFixed(0)
     } s in all.`,
     "- Through the TypeScript codec: for each k the k-stage stream exactly as `encode --stages k` " +
-    "writes it (the codec's defaults: grid fit, pre-filter, beam search aimed at stage k), " +
+    "writes it (the codec's defaults: grid fit, pre-filter, beam search aimed at stage k and its rate-aware path choice), " +
     "decoded by `codec.decode`. bpp = stream bytes (container included) × 8 ÷ pixels; PSNR " +
     "(RGB, 8-bit) and MS-SSIM (RGB mean) from src/metrics; means over the images.",
   ];
