@@ -186,14 +186,13 @@ for (const model of PARITY_MODELS.filter((n) => n !== "progic-test")) {
     assert(weights.entropy !== undefined, `${model} has no index tables`);
     const paths = g("beam_paths"), want = g("chosen_indices").data;
     const [beams, stages, h, w] = paths.shape;
-    const n = h * w;
+    const n = h * w, all = Int32Array.from(paths.data);
     const codes = Array.from(
       { length: beams },
       (_, b) =>
         Array.from(
           { length: stages },
-          (_, s) =>
-            Int32Array.from(paths.data).subarray((b * stages + s) * n, (b * stages + s + 1) * n),
+          (_, s) => all.subarray((b * stages + s) * n, (b * stages + s + 1) * n),
         ),
     );
     const y = Float32Array.from(g("latent").data);

@@ -23,10 +23,13 @@ def _cost(f):
     return PROB_BITS - np.log2(np.asarray(f, np.float64))
 
 
-def static_bits(tables, s, context, code, left, up):
+def static_bits(tables, s, code, left, up, previous):
     """Bits the static tables spend on `code` at stage s at a position whose left and upper codes
-    (-1: none) are known, `context` its context code (entropy.contexts' walk)."""
+    (-1: none) are known, `previous` its code in the stage before (the context after stage 1;
+    entropy.context_codes' rule)."""
     freq, repeat, ctx = tables
+    K = ctx.shape[1] - 1
+    context = previous if s > 0 else (left if left >= 0 else (up if up >= 0 else K))
     t = ctx[s][context]
     p_left, p_up = int(repeat[t][0]), int(repeat[t][1])
     bits = 0.0
@@ -62,7 +65,6 @@ def choose_paths(paths, errors, tables, weight):
     B, S, h, w = paths.shape
     flat = paths.reshape(B, S, -1)
     out = np.zeros((S, h * w), np.int64)
-    K = tables[2].shape[1] - 1
     for p in range(h * w):
         x = p % w
         best, best_cost = 0, np.inf
@@ -71,11 +73,8 @@ def choose_paths(paths, errors, tables, weight):
             for s in range(S):
                 left = int(out[s, p - 1]) if x > 0 else -1
                 up = int(out[s, p - w]) if p >= w else -1
-                if s > 0:
-                    context = int(flat[b, s - 1, p])
-                else:
-                    context = left if left >= 0 else (up if up >= 0 else K)
-                cost += weight * static_bits(tables, s, context, int(flat[b, s, p]), left, up)
+                previous = int(flat[b, s - 1, p]) if s > 0 else -1
+                cost += weight * static_bits(tables, s, int(flat[b, s, p]), left, up, previous)
             if cost < best_cost:
                 best, best_cost = b, cost
         out[:, p] = flat[best, :, p]

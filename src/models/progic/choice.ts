@@ -10,7 +10,7 @@
  * is the encoder's alone; decoders do not know of it. train/choice.py is its twin.
  * @module
  */
-import type { StageEntropy } from "./entropy.ts";
+import { positionTables, type StageEntropy } from "./entropy.ts";
 
 /** Bits' weight against the latent's squared error (chosen on bsds500/val; train/README.md). */
 export const DEFAULT_RATE_WEIGHT = 0.3;
@@ -25,16 +25,16 @@ export interface SearchPaths {
 
 /**
  * Bits the static model of `m` spends on `code` at a position whose left and upper neighbours
- * (−1: none) are coded, with `context` the position's context code (entropy.ts `walk`).
+ * (−1: none) are coded, `previousCode` the position's code in the stage before (entropy.ts `walk`).
  */
 function staticBits(
   m: StageEntropy,
-  context: number,
   code: number,
   left: number,
   up: number,
+  previousCode: number,
 ): number {
-  const t = m.tables[m.byContext[context]];
+  const t = positionTables(m, left, up, previousCode);
   let bits = 0;
   if (left >= 0) {
     if (code === left) return t.left.cost(1);
@@ -69,15 +69,8 @@ export function choosePaths(
       for (let s = 0; s < stages; s++) {
         const left = x > 0 ? out[s][p - 1] : -1;
         const up = p >= width ? out[s][p - width] : -1;
-        const m = model[s];
-        const context = m.fromPrevious
-          ? codes[s - 1][p]
-          : left >= 0
-          ? left
-          : up >= 0
-          ? up
-          : m.byContext.length - 1;
-        cost += weight * staticBits(m, context, codes[s][p], left, up);
+        const previous = s > 0 ? codes[s - 1][p] : -1;
+        cost += weight * staticBits(model[s], codes[s][p], left, up, previous);
       }
       if (cost < bestCost) {
         best = b;

@@ -222,6 +222,27 @@ class StageAdaptation {
 }
 
 /**
+ * The tables a position of stage `m` codes with, by its context code: after stage 1 the same
+ * position's code in the stage before (`previousCode`), at stage 1 its left neighbour's code,
+ * else its upper neighbour's (−1: none), else the first position's own context.
+ */
+export function positionTables(
+  m: StageEntropy,
+  left: number,
+  up: number,
+  previousCode: number,
+): ContextTables {
+  const c = m.fromPrevious
+    ? previousCode
+    : left >= 0
+    ? left
+    : up >= 0
+    ? up
+    : m.byContext.length - 1;
+  return m.tables[m.byContext[c]];
+}
+
+/**
  * Walks a stage's grid as the coder does, calling `code` with the distribution (and, when it is
  * a static table, the table) of every decision; the symbol it returns is the decision taken (the
  * encoder returns what it was given, the decoder what it read).
@@ -237,7 +258,6 @@ function walk(
   if (m.fromPrevious && previous?.length !== idx.length) {
     throw new RangeError("this stage's entropy model needs the previous stage's indices");
   }
-  const none = m.byContext.length - 1;
   const adapt = coding === "adaptive"
     ? new StageAdaptation(m.stage, m.tables[0].codes.size)
     : undefined;
@@ -251,8 +271,7 @@ function walk(
     const x = p % w;
     const left = x > 0 ? idx[p - 1] : -1;
     const up = p >= w ? idx[p - w] : -1;
-    const c = m.fromPrevious ? previous![p] : left >= 0 ? left : up >= 0 ? up : none;
-    const t = m.tables[m.byContext[c]];
+    const t = positionTables(m, left, up, m.fromPrevious ? previous![p] : -1);
     if (left >= 0 && flag(0, t.left, idx[p] === left)) {
       idx[p] = left;
       continue;
