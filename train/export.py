@@ -243,11 +243,11 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
         [{"stage": N, "refined": True, **{k: round(acc["r"][k] / n, digits[k]) for k in keys}}] if refined else [])
 
 
-def refined_decode(model, y, yhat, split, ch, cw, smoothing):
-    """-> (stage N plus the default refinement decoded [ch, cw, 3], its bits). split: the N
-    stages' (fixed, rANS) bits (`entropy.stages_bits`). The budget is the fixed-length size of N
-    stages; the section's symbols join the stages' rANS stream (one state per file), and it adds
-    its E′ byte."""
+def default_refinement(model, y, yhat, split):
+    """-> (the refined latent [h, w, C2] of the codec's default budget, its stream's bits). y, yhat
+    [h, w, C2]: the latent and ŷ(N); split: the N stages' (fixed, rANS) bits
+    (`entropy.stages_bits`). The budget is the fixed-length size of N stages; the section's
+    symbols join the stages' rANS stream (one state per file), and it adds its E′ byte."""
     h, w, C = y.shape
     P = h * w
     fixed, coded = split
@@ -257,11 +257,17 @@ def refined_decode(model, y, yhat, split, ch, cw, smoothing):
     order = fill_order(energy.numpy())
     m = auto_count(order, P, model.K, room, w)
     depth = depths(order, P, m)
-    z = refined_latent(yhat.reshape(-1, C), model.refine, codes, depth).reshape(h, w, C).permute(2, 0, 1)[None]
-    rec = model.render(z, model.N, ch, cw, smoothing)
+    z = refined_latent(yhat.reshape(-1, C), model.refine, codes, depth).reshape(h, w, C)
     if not m:
-        return rec, stream_bits(fixed, coded)
-    return rec, stream_bits(fixed, coded + section_bits(depth, model.K, w)) + DEPTH_BYTE_BITS
+        return z, stream_bits(fixed, coded)
+    return z, stream_bits(fixed, coded + section_bits(depth, model.K, w)) + DEPTH_BYTE_BITS
+
+
+def refined_decode(model, y, yhat, split, ch, cw, smoothing):
+    """-> (stage N plus the default refinement (`default_refinement`) decoded [ch, cw, 3], its
+    bits)."""
+    z, bits = default_refinement(model, y, yhat, split)
+    return model.render(z.permute(2, 0, 1)[None], model.N, ch, cw, smoothing), bits
 
 
 def load_checkpoint(config, path=None):

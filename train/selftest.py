@@ -15,6 +15,7 @@
 - RVQ beam search: width 1 == greedy; wider lowers the total residual energy; == brute force on a
   toy codebook; ties keep the lower code
 - safetensors round trip (F32/F16/I32, alignment) and export -> load round trip
+- decoder_finetune.write_weights_with_decoder: only dec.* replaced, stored as exported
 - training resume round trip: ckpt.pt (bitwise-continuing) and slim resume.pt
 """
 
@@ -348,6 +349,27 @@ def main():
         w16 = m.state_dict()["enc.down.weight"].half().float()
         assert torch.equal(m3.state_dict()["enc.down.weight"], w16)
         ok("export (F32 and F16+F32) -> model_from_safetensors round trip")
+
+        # -- decoder_finetune writes a file that differs only in dec.* (stored as export.py stores it)
+        from decoder_finetune import write_weights_with_decoder
+        g = torch.Generator().manual_seed(7)
+        dec = {k: v + 0.01 * torch.randn(v.shape, generator=g)
+               for k, v in m3.state_dict().items() if k.startswith("dec.")}
+        wp2 = os.path.join(tmp, "w2.safetensors")
+        write_weights_with_decoder(wp, wp2, dec)
+        (t1, meta1), (t2, meta2) = st_io.load(wp), st_io.load(wp2)
+        assert meta1 == meta2 and t1.keys() == t2.keys()
+        for k in t1:
+            if not k.startswith("dec."):
+                assert t1[k].dtype == t2[k].dtype and np.array_equal(t1[k], t2[k]), k
+            else:
+                assert t2[k].dtype == t1[k].dtype, k
+                want = dec[k].numpy().astype(t1[k].dtype)
+                assert np.array_equal(t2[k], want), k
+        m4 = model_from_safetensors(wp2)
+        with torch.no_grad():
+            assert torch.equal(m3.compress(img), m4.compress(img))
+        ok("decoder_finetune: only dec.* replaced, F16 / F32 as exported, indices unchanged")
 
         # -- training resume round trip
         import train as tr
