@@ -7,7 +7,6 @@ import { CodecId, readContainer, writeContainer } from "../src/coding/container.
 import { BitstreamError, WeightsError } from "../src/errors.ts";
 import { cpuBackend } from "../src/graph/cpu_backend.ts";
 import type { RgbImage } from "../src/io/image.ts";
-import { readSafetensors } from "../src/io/safetensors.ts";
 import {
   encodeStages,
   gridOf,
@@ -27,16 +26,10 @@ import {
   stageCodeBits,
   type StageEntropy,
 } from "../src/models/progic/entropy.ts";
-import { loadProgicWeights } from "../src/models/progic/weights.ts";
 import { assert, assertEquals, assertThrows, rng } from "./assert.ts";
+import { fixture } from "./progic_fixture.ts";
 
-const root = new URL("../", import.meta.url);
-const weights = await loadProgicWeights(
-  await Deno.readFile(new URL("weights/progic-t.safetensors", root)),
-);
-const golden = readSafetensors(
-  await Deno.readFile(new URL("tests/golden/progic-t.safetensors", root)),
-).tensors;
+const { weights, g } = await fixture("progic-t");
 const K = weights.config.codes, N = weights.config.stages;
 const entropy = weights.entropy!;
 
@@ -183,7 +176,7 @@ Deno.test("progic entropy: stage streams match the twin's ideal code lengths", (
     ["entropy_grid", "entropy_grid_static_bits", "static"],
   ] as const;
   for (const [grid, bitsName, coding] of cases) {
-    const t = golden.get(grid)!, bits = golden.get(bitsName)!;
+    const t = g(grid), bits = g(bitsName);
     const [, h, w] = t.shape;
     const stage = (s: number) => Int32Array.from(t.data.subarray(s * h * w, (s + 1) * h * w));
     for (let s = 0; s < N; s++) {
@@ -206,7 +199,7 @@ Deno.test("progic entropy: stage streams match the twin's ideal code lengths", (
     }
   }
   // Adapting pays on the grid's runs and on the image's recurring codes.
-  const sum = (name: string) => Array.from(golden.get(name)!.data).reduce((a, b) => a + b, 0);
+  const sum = (name: string) => Array.from(g(name).data).reduce((a, b) => a + b, 0);
   assert(sum("entropy_grid_bits") < sum("entropy_grid_static_bits"));
 });
 

@@ -6,7 +6,6 @@ import { BitstreamError, InvalidArgumentError } from "../src/errors.ts";
 import type { Backend } from "../src/graph/backend.ts";
 import { cpuBackend } from "../src/graph/cpu_backend.ts";
 import { webgpuBackend } from "../src/graph/webgpu_backend.ts";
-import { readSafetensors } from "../src/io/safetensors.ts";
 import { ProgicCodec } from "../src/models/progic/codec.ts";
 import { decoderGraph } from "../src/models/progic/network.ts";
 import {
@@ -16,18 +15,12 @@ import {
   refinementMaps,
   refinementOf,
 } from "../src/models/progic/refine.ts";
-import { loadProgicWeights } from "../src/models/progic/weights.ts";
 import { assert, assertEquals, assertRejects, assertThrows, rng } from "./assert.ts";
 import { compare, gpu, GPU_TEST, synthetic } from "./harness.ts";
+import { fixture } from "./progic_fixture.ts";
 
 const root = new URL("../", import.meta.url);
-const weights = await loadProgicWeights(
-  await Deno.readFile(new URL("weights/progic-t.safetensors", root)),
-);
-const golden = readSafetensors(
-  await Deno.readFile(new URL("tests/golden/progic-t.safetensors", root)),
-);
-const g = (t: string) => golden.tensors.get(t)!;
+const { weights, g, metadata } = await fixture("progic-t");
 const K = weights.config.codes, BITS = Math.log2(K);
 
 Deno.test("refine: the fill order gives the largest residual first, the lower position on ties", () => {
@@ -197,7 +190,7 @@ async function checkRefineParity(backend: Backend, label: string) {
     { length: chain.length },
     (_, e) => (want as Int32Array).slice(e * n, (e + 1) * n),
   );
-  const budget = Number(golden.metadata.refine_budget);
+  const budget = Number(metadata.refine_budget);
   const r = refinementOf(g("refine_order").data as Int32Array, budget, twinChain);
   const books = Math.max(...r.depth);
   const dec = await backend.compile(decoderGraph(weights, h, w, stages, 0, books));

@@ -7,7 +7,6 @@ import { cpuBackend } from "../src/graph/cpu_backend.ts";
 import { webgpuBackend } from "../src/graph/webgpu_backend.ts";
 import type { RgbImage } from "../src/io/image.ts";
 import { toPaddedTensor } from "../src/io/resample.ts";
-import { readSafetensors } from "../src/io/safetensors.ts";
 import {
   DEFAULT_BEAMS,
   DEFAULT_PRESMOOTHING,
@@ -18,21 +17,12 @@ import {
 import { decoderGraph, encoderGraph, encoderIndices } from "../src/models/progic/network.ts";
 import { choosePaths, DEFAULT_RATE_WEIGHT, pathErrors } from "../src/models/progic/choice.ts";
 import { stageCodeBits } from "../src/models/progic/entropy.ts";
-import { loadProgicWeights, type ProgicWeights } from "../src/models/progic/weights.ts";
+import type { ProgicWeights } from "../src/models/progic/weights.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { compare, gpu, GPU_TEST, synthetic } from "./harness.ts";
+import { fixture } from "./progic_fixture.ts";
 
 const root = new URL("../", import.meta.url);
-/** A model's shipped weights and the golden vectors its PyTorch twin wrote for them. */
-async function fixture(name: string) {
-  const weights = await loadProgicWeights(
-    await Deno.readFile(new URL(`weights/${name}.safetensors`, root)),
-  );
-  const golden = readSafetensors(
-    await Deno.readFile(new URL(`tests/golden/${name}.safetensors`, root)),
-  ).tensors;
-  return { weights, g: (t: string) => golden.get(t)! };
-}
 
 /** The golden input as an 8-bit image (it was made from 8-bit pixels, so this is exact). */
 function imageOf(t: { shape: readonly number[]; data: ArrayLike<number> }): RgbImage {

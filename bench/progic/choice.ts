@@ -4,19 +4,12 @@
 // Run: deno run -A bench/progic/choice.ts
 // Prints a Markdown table for bench/RESULTS.md ("Rate-aware path choice").
 import { choosePaths, DEFAULT_RATE_WEIGHT, pathErrors } from "../../src/models/progic/choice.ts";
-import { loadProgicWeights } from "../../src/models/progic/weights.ts";
-import { readSafetensors } from "../../src/io/safetensors.ts";
+import { fixture } from "../../tests/progic_fixture.ts";
 
-const root = new URL("../../", import.meta.url);
-const weights = await loadProgicWeights(
-  await Deno.readFile(new URL("weights/progic-t.safetensors", root)),
-);
 // The golden file's 8 paths and latent of a BSDS500 crop (tests/golden), tiled into a 768×512
 // image's 48×32 grid: real codes, errors and neighbours.
-const golden = readSafetensors(
-  await Deno.readFile(new URL("tests/golden/progic-t.safetensors", root)),
-).tensors;
-const paths = golden.get("beam_paths")!, latent = golden.get("latent")!;
+const { weights, g } = await fixture("progic-t");
+const paths = g("beam_paths"), latent = g("latent");
 const [B, S, gh, gw] = paths.shape;
 const d = weights.config.c2, H = 32, W = 48;
 const source = (p: number) => (Math.floor(p / W) % gh) * gw + (p % W) % gw;

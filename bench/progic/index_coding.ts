@@ -8,20 +8,14 @@ import {
   type IndexCoding,
   stageCodeBits,
 } from "../../src/models/progic/entropy.ts";
-import { loadProgicWeights } from "../../src/models/progic/weights.ts";
-import { readSafetensors } from "../../src/io/safetensors.ts";
+import { fixture } from "../../tests/progic_fixture.ts";
 
 const quick = Deno.args.includes("--quick");
-const root = new URL("../../", import.meta.url);
-const weights = await loadProgicWeights(
-  await Deno.readFile(new URL("weights/progic-t.safetensors", root)),
-);
+const { weights, g } = await fixture("progic-t");
 const entropy = weights.entropy!;
 // The golden file's 5 stages of beam-search indices of a BSDS500 crop (tests/golden), tiled
 // into a 768×512 image's 48×32 grid: real codes, real neighbours and stage-to-stage contexts.
-const golden = readSafetensors(
-  await Deno.readFile(new URL("tests/golden/progic-t.safetensors", root)),
-).tensors.get("beam_indices")!;
+const golden = g("beam_indices");
 const [N, gh, gw] = golden.shape;
 const H = 32, W = 48;
 const stages = Array.from({ length: N }, (_, s) =>
