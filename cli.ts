@@ -24,7 +24,8 @@ const USAGE = `tessera ${denoJson.version} — generative image compression on W
 
 Usage:
   tessera encode <image.png|jpg> -o <out.tsr> [--stages K | --bpp X | --max-bytes N]
-                 [--beams B] [--rate-weight L] [--refine R] [--presmoothing S] [--pad]
+                 [--beams B] [--rate-weight L] [--refine R] [--no-steer] [--presmoothing S]
+                 [--pad]
                  [--model NAME] [--background white|black|RRGGBB] [--force] [--cpu]
   tessera decode <in.tsr> -o <out.png> [--stages K] [--smoothing S] [--best-effort] [--force]
                  [--cpu]
@@ -40,10 +41,13 @@ Usage:
   --rate-weight L weight of a bit against the latent's error when choosing among the
                   search's paths (default 0.3; 0: the least error): cheaper indices,
                   whose saved bits the refinement spends
-  --refine R      refinement codes after stage 5, where the latent's error is largest: "auto"
+  --refine R      refinement codes after stage 5, where the error is most visible: "auto"
                   (default) fills the room --bpp / --max-bytes leave, or up to stage 5's
                   fixed-length size (0.195 bpp) without them; a number is the mean count per
                   16×16 block (0…4 with progic-t; 0: none)
+  --no-steer      give refinement codes where the latent's error is largest instead of where
+                  the decoded image differs most visibly (a fitted Butteraugli model; one
+                  decoder run less)
   --presmoothing S  encoder pre-filter strength 0…1 (default 1): a light blur before
                   encoding that lowers Butteraugli for a little PSNR; 0 turns it off
   --pad           pad every side to a multiple of 16 instead of shrinking one that is 1–4
@@ -87,6 +91,7 @@ const BOOLEAN = new Set([
   "--cpu",
   "--best-effort",
   "--pad",
+  "--no-steer",
   "--help",
   "-h",
   "--version",
@@ -299,6 +304,7 @@ export async function main(
             ? "auto" as const
             : inRange(a.flags, "--refine", 0, 255, false),
           presmoothing: inRange(a.flags, "--presmoothing", 0, 1, false),
+          steer: !a.flags.has("--no-steer"),
           fit: a.flags.has("--pad") ? "pad" as const : "auto" as const,
           background: colour(a.flags.get("--background")),
           onProgress: progress,

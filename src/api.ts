@@ -141,17 +141,24 @@ export interface EncodeOptions extends AlphaOptions {
   /**
    * Weight ≥ 0 of one bit against the latent's squared error when the encoder picks one of the
    * search's complete paths (default 0.3; 0: the least error): cheaper indices, whose saved bits
-   * the refinement spends where the error is largest. The decoder is the same either way.
+   * the refinement spends. The decoder is the same either way.
    */
   readonly rateWeight?: number;
   /**
    * Refinement after the last stage, when the model has refinement codebooks and all stages are
-   * written: extra codes where the latent's residual is largest. `"auto"` (default) fills what
+   * written: extra codes where the error is largest (see `steer`). `"auto"` (default) fills what
    * `bpp` or `maxBytes` leave, or up to the stages' fixed-length size (0.195 bpp for ProGIC's
    * 5 × 10 bits per 16×16 block) when neither is given; a number is the mean count of codes per
    * 16×16 block (at most the model's refinement codebooks; 0: none).
    */
   readonly refine?: number | "auto";
+  /**
+   * `true` (default): the refinement codes go where the decoded image differs most visibly from
+   * the source, by a fitted model of Butteraugli (one more decoder run while encoding), which
+   * lowers the Butteraugli max-norm at the same size; `false`: where the latent's residual is
+   * largest. The decoder is the same either way.
+   */
+  readonly steer?: boolean;
   /**
    * Pre-filter strength 0…1 (default 1): a light blur of the image before the encoder that
    * lowers Butteraugli for a little PSNR. The stream and the decoder are the same either way.
@@ -202,6 +209,7 @@ export async function encode(
     beams: options.beams,
     rateWeight: options.rateWeight,
     refine: options.refine,
+    steer: options.steer,
     presmoothing: options.presmoothing,
     fit: options.fit,
     onProgress: options.onProgress,

@@ -14,7 +14,10 @@ import {
   fillOrder,
   refinementMaps,
   refinementOf,
+  steered,
 } from "../src/models/progic/refine.ts";
+import { readProgic } from "../src/models/progic/bitstream.ts";
+import { blockVisibility } from "../src/metrics/visibility.ts";
 import { assert, assertEquals, assertRejects, assertThrows, rng } from "./assert.ts";
 import { compare, gpu, GPU_TEST, synthetic } from "./harness.ts";
 import { fixture } from "./progic_fixture.ts";
@@ -35,6 +38,16 @@ Deno.test("refine: the fill order gives the largest residual first, the lower po
     (_, l) => Float64Array.from(energy.data.subarray(l * n, (l + 1) * n)),
   );
   assertEquals(Array.from(fillOrder(rows)), Array.from(g("refine_order").data));
+});
+
+Deno.test("refine: steering scales each position's energies by its visibility cubed", () => {
+  const e = [[4, 9, 4], [1, 2, 3.9], [0, 1, 0]].map((r) => Float64Array.from(r));
+  // The same visibility everywhere keeps the order; a visible p2 (×3, so 27×) goes first.
+  assertEquals(Array.from(fillOrder(steered(e, new Float64Array([2, 2, 2])))), [1, 0, 2, 2, 1, 0]);
+  const s = steered(e, new Float64Array([1, 1, 3]));
+  assertEquals(s.map((r) => Array.from(r)), [[4, 9, 108], [1, 2, 105.3], [0, 1, 0]]);
+  assertEquals(Array.from(fillOrder(s)), [2, 2, 1, 0, 1, 0]);
+  assertThrows(() => steered(e, new Float64Array(2)), InvalidArgumentError, "positions");
 });
 
 // A 37-position grid, 5 positions wide (the last row holds 2).
@@ -228,6 +241,34 @@ const texture = (width: number, height: number) =>
     height,
     (x, y) => (x > 40 && x < 56 && y > 20 && y < 40 ? ((x * y) % 7) * 30 : 60),
   );
+
+Deno.test({
+  name: "refine: steered codes go to blocks whose stage-5 decode differs more visibly",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const ctx = await gpu();
+    const c = await ProgicCodec.create(weights, ctx ? webgpuBackend(ctx) : cpuBackend());
+    const img = texture(160, 128);
+    const model = {
+      id: c.modelId,
+      weightsHash: c.hash,
+      codes: K,
+      entropy: weights.entropy,
+      refineBooks: weights.refine!.length,
+      stages: weights.config.stages,
+    };
+    const on = readProgic((await c.encode(img)).bytes, model);
+    const off = readProgic((await c.encode(img, { steer: false })).bytes, model);
+    assertEquals(on.indices, off.indices);
+    const visible = blockVisibility(img, await c.decodeIndices(on.indices, 160, 128));
+    // Mean visibility of the positions given codes, each code counted.
+    const aim = (d: Uint8Array) =>
+      d.reduce((a, n, p) => a + n * visible[p], 0) / d.reduce((a, n) => a + n, 0);
+    const [a, b] = [aim(on.refinement!.depth), aim(off.refinement!.depth)];
+    assert(a > b, `steered codes aim at mean visibility ${a}, unsteered ${b}`);
+  },
+});
 
 Deno.test({
   name: "refine: budgets, decoding, truncation and errors of refined streams",

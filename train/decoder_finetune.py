@@ -51,7 +51,7 @@ def codec_latents(model, files, log=print):
         y = model.latent(x, DEFAULT_PRESMOOTHING)
         idx = codec_search(model, y, DEFAULT_BEAMS, stages=model.N)
         yhat = model.lookup(idx[:, None], model.N)[0].permute(1, 2, 0)
-        z, _ = default_refinement(model, y, yhat, stages_bits(idx, model.entropy, model.N, model.K))
+        z, _ = default_refinement(model, y, yhat, stages_bits(idx, model.entropy, model.N, model.K), x)
         out.append({"x": x.numpy(), "idx": idx.numpy().astype(np.int16), "z": z.numpy().astype(np.float16)})
         if (i + 1) % 50 == 0:
             log(f"  latents {i + 1}/{len(files)} ({time.time() - t0:.0f}s)")

@@ -45,7 +45,8 @@ from data import BSDS, list_images, load_rgb  # noqa: E402
 from losses import ms_ssim  # noqa: E402
 from progic import CONFIGS, TRAIN_ONLY_BUFFERS, ProGIC, is_f32_kept, param_names  # noqa: E402
 from choice import DEFAULT_RATE_WEIGHT, codec_search  # noqa: E402
-from refine import BOOKS as REFINE_BOOKS, DEPTH_BYTE_BITS, REFINE_TENSOR, STORAGE_NOTE as REFINE_STORAGE_NOTE, auto_count, build as build_refine, depths, fill_order, refine_chain, refined_latent, section_bits  # noqa: E402
+from refine import BOOKS as REFINE_BOOKS, DEPTH_BYTE_BITS, REFINE_TENSOR, STORAGE_NOTE as REFINE_STORAGE_NOTE, auto_count, build as build_refine, depths, fill_order, refine_chain, refined_latent, section_bits, steered  # noqa: E402
+from visibility import load_coefficients, visibility  # noqa: E402
 from entropy import STATE_BITS, STORAGE_NOTE as ENTROPY_STORAGE_NOTE, TENSORS as ENTROPY_TENSORS, measure_tables, stages_bits, stream_bits, tables_of  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -216,7 +217,7 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
             for s in stages + (["r"] if refined else []):
                 if s == "r":  # stage N's indices and their bits are still in idx and split
                     yhat = model.lookup(idx[:, None], N)[0].permute(1, 2, 0)
-                    rec, bits = refined_decode(model, y, yhat, split, ch, cw, smoothing)
+                    rec, bits = refined_decode(model, y, yhat, split, x, smoothing)
                 else:
                     if beams > 1:
                         idx = codec_search(model, y, beams, stages=s)
@@ -243,18 +244,37 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
         [{"stage": N, "refined": True, **{k: round(acc["r"][k] / n, digits[k]) for k in keys}}] if refined else [])
 
 
-def default_refinement(model, y, yhat, split):
+def to_u8(x):
+    """[..., 3] float in [0, 1] -> uint8 numpy, rounded as the codec writes samples."""
+    return torch.round(x * 255.0).clamp(0, 255).to(torch.uint8).numpy()
+
+
+def encoder_visibility(model, x, yhat):
+    """-> [P] the visibility (visibility.py) of the default stage-N decode of ŷ(N) [h, w, C2]
+    against the coded-size input x [H, W, 3], per latent position: what the encoder steers its
+    refinement codes by (`refine.steered`)."""
+    ch, cw = x.shape[:2]
+    rec = model.render(yhat.permute(2, 0, 1)[None], model.N, ch, cw, DEFAULT_SMOOTHING)
+    return visibility(to_u8(x), to_u8(rec), load_coefficients()).numpy()
+
+
+def default_refinement(model, y, yhat, split, x=None):
     """-> (the refined latent [h, w, C2] of the codec's default budget, its stream's bits). y, yhat
     [h, w, C2]: the latent and ŷ(N); split: the N stages' (fixed, rANS) bits
     (`entropy.stages_bits`). The budget is the fixed-length size of N stages; the section's
-    symbols join the stages' rANS stream (one state per file), and it adds its E′ byte."""
+    symbols join the stages' rANS stream (one state per file), and it adds its E′ byte. x: the
+    coded-size input [H, W, 3]; given, the codes are steered by visibility as the codec's are
+    (`encoder_visibility`); None: by residual energy alone."""
     h, w, C = y.shape
     P = h * w
     fixed, coded = split
     budget = model.N * 8 * math.ceil(P * math.log2(model.K) / 8)
     room = budget - fixed - coded - STATE_BITS - DEPTH_BYTE_BITS
     codes, energy = refine_chain((y - yhat).reshape(-1, C), model.refine)
-    order = fill_order(energy.numpy())
+    energy = energy.numpy()
+    if x is not None:
+        energy = steered(energy, encoder_visibility(model, x, yhat))
+    order = fill_order(energy)
     m = auto_count(order, P, model.K, room, w)
     depth = depths(order, P, m)
     z = refined_latent(yhat.reshape(-1, C), model.refine, codes, depth).reshape(h, w, C)
@@ -263,11 +283,11 @@ def default_refinement(model, y, yhat, split):
     return z, stream_bits(fixed, coded + section_bits(depth, model.K, w)) + DEPTH_BYTE_BITS
 
 
-def refined_decode(model, y, yhat, split, ch, cw, smoothing):
-    """-> (stage N plus the default refinement (`default_refinement`) decoded [ch, cw, 3], its
-    bits)."""
-    z, bits = default_refinement(model, y, yhat, split)
-    return model.render(z.permute(2, 0, 1)[None], model.N, ch, cw, smoothing), bits
+def refined_decode(model, y, yhat, split, x, smoothing, steer=True):
+    """-> (stage N plus the default refinement (`default_refinement`, steered by the coded-size
+    input x [ch, cw, 3] unless not `steer`) decoded [ch, cw, 3], its bits)."""
+    z, bits = default_refinement(model, y, yhat, split, x if steer else None)
+    return model.render(z.permute(2, 0, 1)[None], model.N, x.shape[0], x.shape[1], smoothing), bits
 
 
 def load_checkpoint(config, path=None):

@@ -124,6 +124,17 @@ def refine_chain(r0, books, exact=False):
     return torch.stack(codes), torch.stack(energies)
 
 
+STEER_POWER = 3.0
+
+
+def steered(energies, vis, power=STEER_POWER):
+    """energies [E + 1, P] -> the same with position p's row scaled by vis[p]^power: `fill_order`
+    of these hands codes to where the residual is large *and* the decoded stage-N image differs
+    visibly (visibility.py; src/models/progic/refine.ts `steered`)."""
+    w = np.asarray(vis, np.float64) ** power
+    return np.asarray(energies, np.float64) * w[None, :]
+
+
 def fill_order(energies):
     """energies [E + 1, P] -> positions in the order they receive refinement codes (length E·P):
     each time the position whose current residual energy (after the codes it has) is largest,

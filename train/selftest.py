@@ -624,6 +624,32 @@ def main():
         assert abs(refine.depth_bits([1, 0, 1, 1], 2) - 5.0) < 1e-12
         assert abs(refine.section_bits([1, 0, 1, 1], 1024, 2) - (30 + 5)) < 1e-12
         ok("refine: fill order by hand, greedy chain and energies, refined latent by depth, depth bits")
+        s2 = refine.steered(e, [1, 1, 3])
+        assert s2.tolist() == [[4, 9, 108], [1, 2, 105.3], [0, 1, 0]]
+        assert refine.fill_order(s2).tolist() == [2, 2, 1, 0, 1, 0]
+
+        # -- visibility: the heat-map reader inverts the ramp butteraugli_main paints (written out
+        # again here from its definition), identical images give the floor, and the TypeScript
+        # coefficients are the fitted ones
+        import visibility as V
+        def paint(dist):
+            f = np.where(dist < V.HEAT_GOOD, dist / V.HEAT_GOOD * 0.3,
+                         np.where(dist < V.HEAT_BAD,
+                                  0.3 + (dist - V.HEAT_GOOD) / (V.HEAT_BAD - V.HEAT_GOOD) * 0.15,
+                                  0.45 + (dist - V.HEAT_BAD) / (V.HEAT_BAD * 12) * 0.5))
+            t = np.clip(f * 11, 0, 10 - 1e-9)
+            ix = t.astype(int)
+            mix = (t - ix)[..., None]
+            return np.sqrt(mix * V.HEAT[ix + 1] + (1 - mix) * V.HEAT[ix])
+        dist = np.linspace(0.01, 13.5, 400).reshape(20, 20)
+        assert np.allclose(V.heat_to_distance(paint(dist)), dist, rtol=1e-9, atol=1e-9)
+        coef = V.load_coefficients()
+        pic = np.random.default_rng(0).integers(0, 256, (20, 40, 3), dtype=np.uint8)
+        floor = np.exp(coef[-1] + np.log(V.FLOOR) * sum(coef[:-1]))
+        assert np.allclose(V.visibility(pic, pic, coef).numpy(), floor, rtol=1e-12)
+        ts = open(V.COEF_TS).read()
+        assert [float(v) for v in re.findall(r"^  (\S+),$", ts, re.M)] == coef
+        ok("visibility: heat-map inversion, the identical-image floor, TypeScript coefficients")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"selftest passed in {time.time() - T0:.1f}s")
