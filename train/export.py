@@ -341,8 +341,9 @@ def measure(wpath, a, model=None, manifest=None):
                   + ("; Butteraugli: libjxl butteraugli_main --pnorm 3 on PPM (80 nits), max-norm and 3-norm"
                      if BUTTERAUGLI else "")
                   + ("; the entry with \"refined\": stage N plus the codec's default refinement (the codes of "
-                     "refine.fill_order whose section, by its ideal size, fits in what the stages leave of their "
-                     "fixed-length size; its bits added)" if getattr(em, "refine", None) is not None else ""),
+                     "refine.fill_order, of the residual energies steered by the stage-N decode's visibility (refine.steered), "
+                     "whose section, by its ideal size, fits in what the stages leave of their fixed-length size; its "
+                     "bits added)" if getattr(em, "refine", None) is not None else ""),
         "stages": q,
     }
     print(f"evaluated {len(files)} images in {time.time() - t0:.0f}s", flush=True)
