@@ -36,6 +36,20 @@ Deno.test("visibility: reproduces the PyTorch twin on a decoded crop with partia
   assertEquals([...VISIBILITY_COEFFICIENTS], vectors.coefficients);
 });
 
+Deno.test("visibility: computed in tiles with margins, bit for bit the whole-image result", () => {
+  const { width, height } = vectors;
+  const a = image(width, height, vectors.original), b = image(width, height, vectors.decoded);
+  const whole = blockVisibility(a, b);
+  for (const tile of [16, 32, 48]) {
+    assertEquals(
+      Array.from(blockVisibility(a, b, undefined, tile)),
+      Array.from(whole),
+      `tile ${tile}`,
+    );
+  }
+  assertThrows(() => blockVisibility(a, b, undefined, 24), InvalidArgumentError, "multiple of 16");
+});
+
 Deno.test("visibility: identical images give every block the model's floor", () => {
   const r = rng(3);
   const img = image(40, 20, Array.from({ length: 40 * 20 * 3 }, () => Math.floor(r() * 256)));

@@ -37,27 +37,32 @@ function gaussianKernel(sigma: number): Float64Array {
   return k;
 }
 
-/** Separable Gaussian blur of a plane, edges replicated; rows first, as the twin. */
+/**
+ * Separable Gaussian blur of a plane, edges replicated; rows first, as the twin. Each row is
+ * copied into a buffer extended by r replicated samples on both sides, so the tap loop needs no
+ * clamping; the column pass adds whole rows, one tap at a time, which keeps memory access
+ * sequential.
+ */
 function blur(src: Plane, width: number, height: number, sigma: number): Plane {
   const k = gaussianKernel(sigma), r = (k.length - 1) >> 1;
   const tmp = new Float64Array(src.length), out = new Float64Array(src.length);
+  const line = new Float64Array(width + 2 * r);
   for (let y = 0; y < height; y++) {
     const row = y * width;
+    line.set(src.subarray(row, row + width), r);
+    line.fill(src[row], 0, r);
+    line.fill(src[row + width - 1], r + width);
     for (let x = 0; x < width; x++) {
       let s = 0;
-      for (let i = -r; i <= r; i++) {
-        s += k[i + r] * src[row + Math.min(width - 1, Math.max(0, x + i))];
-      }
+      for (let i = 0; i < k.length; i++) s += k[i] * line[x + i];
       tmp[row + x] = s;
     }
   }
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let s = 0;
-      for (let i = -r; i <= r; i++) {
-        s += k[i + r] * tmp[Math.min(height - 1, Math.max(0, y + i)) * width + x];
-      }
-      out[y * width + x] = s;
+    const o = y * width;
+    for (let i = 0; i < k.length; i++) {
+      const from = Math.min(height - 1, Math.max(0, y + i - r)) * width, w = k[i];
+      for (let x = 0; x < width; x++) out[o + x] += w * tmp[from + x];
     }
   }
   return out;
@@ -76,11 +81,11 @@ function opponent(img: MetricImage): [Plane, Plane, Plane] {
   for (let i = 0; i < n; i++) {
     const r = LINEAR[img.data[3 * i]], g = LINEAR[img.data[3 * i + 1]];
     const b = LINEAR[img.data[3 * i + 2]];
-    const l = (0.30 * r + 0.622 * g + 0.078 * b + 0.0038) ** (1 / 3);
-    const m = (0.23 * r + 0.692 * g + 0.078 * b + 0.0038) ** (1 / 3);
+    const l = Math.cbrt(0.30 * r + 0.622 * g + 0.078 * b + 0.0038);
+    const m = Math.cbrt(0.23 * r + 0.692 * g + 0.078 * b + 0.0038);
     px[i] = (l - m) / 2;
     py[i] = (l + m) / 2;
-    pb[i] = (0.2434 * r + 0.2047 * g + 0.5519 * b + 0.0038) ** (1 / 3);
+    pb[i] = Math.cbrt(0.2434 * r + 0.2047 * g + 0.5519 * b + 0.0038);
   }
   return [px, py, pb];
 }
@@ -88,35 +93,70 @@ function opponent(img: MetricImage): [Plane, Plane, Plane] {
 /** Local detail of a Y plane: G₃|Y − G₂Y|. */
 function detail(y: Plane, width: number, height: number): Plane {
   const base = blur(y, width, height, SIGMA_DETAIL);
-  const d = y.map((v, i) => Math.abs(v - base[i]));
-  return blur(d, width, height, SIGMA_ACTIVITY);
+  for (let i = 0; i < base.length; i++) base[i] = Math.abs(y[i] - base[i]);
+  return blur(base, width, height, SIGMA_ACTIVITY);
 }
 
-/** Per-pixel band maps in the twin's order: the low band squared, then per mask offset the
- * masked middle and high bands (each of X, Y, B). */
-function bandMaps(src: MetricImage, dec: MetricImage): Plane[] {
+/**
+ * Visits every per-pixel band map with its index in the twin's order (`band_maps`): the low band
+ * squared (0–2: X, Y, B), then for mask offset j the masked middle (3 + 6j + c) and high
+ * (6 + 6j + c) bands. Maps are produced one channel at a time and the visited plane is reused, so
+ * about ten planes are alive at once rather than all 21.
+ */
+function forEachBand(
+  src: MetricImage,
+  dec: MetricImage,
+  visit: (band: number, map: Plane) => void,
+): void {
   const { width, height } = src;
+  const n = width * height;
   const a = opponent(src), b = opponent(dec);
   const act = detail(a[1], width, height);
   const actDec = detail(b[1], width, height);
-  for (let i = 0; i < act.length; i++) act[i] += actDec[i];
-  const low: Plane[] = [], mid2: Plane[] = [], high2: Plane[] = [];
+  for (let i = 0; i < n; i++) act[i] += actDec[i];
+  const scratch = new Float64Array(n), d = new Float64Array(n);
   for (let c = 0; c < 3; c++) {
-    const d = b[c].map((v, i) => v - a[c][i]);
+    for (let i = 0; i < n; i++) d[i] = b[c][i] - a[c][i];
     const lo = blur(d, width, height, SIGMA_LOW);
     const midAll = blur(d, width, height, SIGMA_MID);
-    low.push(lo.map((v) => v * v));
-    mid2.push(blur(midAll.map((v, i) => (v - lo[i]) ** 2), width, height, SIGMA_SPREAD));
-    high2.push(blur(d.map((v, i) => (v - midAll[i]) ** 2), width, height, SIGMA_SPREAD));
+    for (let i = 0; i < n; i++) scratch[i] = lo[i] * lo[i];
+    visit(c, scratch);
+    for (let i = 0; i < n; i++) scratch[i] = (midAll[i] - lo[i]) ** 2;
+    const mid2 = blur(scratch, width, height, SIGMA_SPREAD);
+    for (let i = 0; i < n; i++) scratch[i] = (d[i] - midAll[i]) ** 2;
+    const high2 = blur(scratch, width, height, SIGMA_SPREAD);
+    MASK_OFFSETS.forEach((off, j) => {
+      for (const [band, map] of [[3 + 6 * j + c, mid2], [6 + 6 * j + c, high2]] as const) {
+        for (let i = 0; i < n; i++) scratch[i] = map[i] / (act[i] + off) ** 2;
+        visit(band, scratch);
+      }
+    });
   }
-  const maps = [...low];
-  for (const off of MASK_OFFSETS) {
-    const den = act.map((v) => (v + off) ** 2);
-    for (const bands of [mid2, high2]) {
-      for (let c = 0; c < 3; c++) maps.push(bands[c].map((v, i) => v / den[i]));
-    }
+}
+
+/**
+ * Side, in pixels, of the square regions {@link blockVisibility} works on by default. Each runs
+ * with {@link VISIBILITY_MARGIN} pixels of real neighbours around it, so memory stays near 11 MB
+ * whatever the image size.
+ */
+export const VISIBILITY_TILE = 256;
+
+/**
+ * Neighbours each region is computed with. The longest chain of blurs reaches 15 pixels (the
+ * detail map: radius 6 then 9; the masked middle band: 12 then 3), so every pixel of a region's
+ * core sees exactly what it sees in the whole image and tiled results equal whole-image ones
+ * bit for bit.
+ */
+export const VISIBILITY_MARGIN = 16;
+
+/** The w×h window of an interleaved RGB image at (x0, y0). */
+function window(img: MetricImage, x0: number, y0: number, w: number, h: number): MetricImage {
+  const data = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    const from = ((y0 + y) * img.width + x0) * 3;
+    data.set(img.data.subarray(from, from + w * 3), y * w * 3);
   }
-  return maps;
+  return { width: w, height: h, data };
 }
 
 /**
@@ -124,12 +164,15 @@ function bandMaps(src: MetricImage, dec: MetricImage): Plane[] {
  * `original`, blocks in raster order over ⌈height/16⌉ × ⌈width/16⌉ (a partial block at the right
  * or bottom edge counts the pixels it has).
  * @param coefficients the fitted model; the shipped fit by default
+ * @param tile side of the regions computed one at a time (a multiple of 16); the result does not
+ *   depend on it
  * @throws {InvalidArgumentError} unless both are RGB images of one size
  */
 export function blockVisibility(
   original: MetricImage,
   decoded: MetricImage,
   coefficients: readonly number[] = VISIBILITY_COEFFICIENTS,
+  tile = VISIBILITY_TILE,
 ): Float64Array {
   if (channelsOf(original, decoded) !== 3) {
     throw new InvalidArgumentError("visibility is defined for RGB images");
@@ -139,29 +182,47 @@ export function blockVisibility(
       `visibility takes ${FEATURES + 1} coefficients, got ${coefficients.length}`,
     );
   }
+  if (!(Number.isInteger(tile) && tile > 0 && tile % VISIBILITY_BLOCK === 0)) {
+    throw new InvalidArgumentError(`tile must be a positive multiple of 16, got ${tile}`);
+  }
   const { width, height } = original;
-  const bw = Math.ceil(width / VISIBILITY_BLOCK), bh = Math.ceil(height / VISIBILITY_BLOCK);
-  const blocks = bw * bh;
-  const logit = new Float64Array(blocks).fill(coefficients[FEATURES]);
-  const most = new Float64Array(blocks), sum = new Float64Array(blocks);
-  const count = new Float64Array(blocks);
-  const blockOf = (x: number, y: number) =>
-    Math.floor(y / VISIBILITY_BLOCK) * bw + Math.floor(x / VISIBILITY_BLOCK);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) count[blockOf(x, y)]++;
-  bandMaps(original, decoded).forEach((map, f) => {
-    most.fill(-Infinity);
-    sum.fill(0);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const p = blockOf(x, y), v = map[y * width + x];
-        if (v > most[p]) most[p] = v;
-        sum[p] += v;
+  const B = VISIBILITY_BLOCK, bw = Math.ceil(width / B);
+  const logit = new Float64Array(bw * Math.ceil(height / B)).fill(coefficients[FEATURES]);
+  for (let ty = 0; ty < height; ty += tile) {
+    for (let tx = 0; tx < width; tx += tile) {
+      const x0 = Math.max(0, tx - VISIBILITY_MARGIN), y0 = Math.max(0, ty - VISIBILITY_MARGIN);
+      const x1 = Math.min(width, tx + tile + VISIBILITY_MARGIN);
+      const y1 = Math.min(height, ty + tile + VISIBILITY_MARGIN);
+      const w = x1 - x0, h = y1 - y0;
+      // The region's pixels that lie in this tile's blocks, and which block (−1: margin).
+      const tbw = Math.ceil(Math.min(tile, width - tx) / B);
+      const tbh = Math.ceil(Math.min(tile, height - ty) / B);
+      const blockOf = new Int32Array(w * h).fill(-1), count = new Float64Array(tbw * tbh);
+      for (let y = ty; y < Math.min(height, ty + tile); y++) {
+        for (let x = tx; x < Math.min(width, tx + tile); x++) {
+          const q = Math.floor((y - ty) / B) * tbw + Math.floor((x - tx) / B);
+          blockOf[(y - y0) * w + (x - x0)] = q;
+          count[q]++;
+        }
       }
+      const most = new Float64Array(count.length), sum = new Float64Array(count.length);
+      const a = window(original, x0, y0, w, h), b = window(decoded, x0, y0, w, h);
+      forEachBand(a, b, (f, map) => {
+        most.fill(-Infinity);
+        sum.fill(0);
+        for (let i = 0; i < map.length; i++) {
+          const q = blockOf[i], v = map[i];
+          if (q < 0) continue;
+          if (v > most[q]) most[q] = v;
+          sum[q] += v;
+        }
+        for (let q = 0; q < count.length; q++) {
+          const p = (ty / B + Math.floor(q / tbw)) * bw + tx / B + (q % tbw);
+          logit[p] += coefficients[f] * Math.log(Math.sqrt(most[q]) + FLOOR) +
+            coefficients[BANDS + f] * Math.log(Math.sqrt(sum[q] / count[q]) + FLOOR);
+        }
+      });
     }
-    for (let p = 0; p < blocks; p++) {
-      logit[p] += coefficients[f] * Math.log(Math.sqrt(most[p]) + FLOOR) +
-        coefficients[BANDS + f] * Math.log(Math.sqrt(sum[p] / count[p]) + FLOOR);
-    }
-  });
+  }
   return logit.map(Math.exp);
 }
