@@ -440,12 +440,7 @@ export class ProgicCodec {
   ): Promise<Encoded> {
     if (!base.latent || !this.weights.refine) return base;
     const { chain, energies } = await this.refineSearch(base.latent, base.indices);
-    let claims = energies;
-    if (search.steer !== false) {
-      const decoded = await this.decodeIndices(base.indices, coded.width, coded.height);
-      claims = steered(energies, blockVisibility(coded, decoded));
-    }
-    const order = fillOrder(claims);
+    let order = fillOrder(energies);
     // The stages stay the same at every refinement size the search below tries.
     const stages = encodeStages(base.indices, coded.width, coded.height, this.#streamModel);
     const at = (m: number): Encoded => {
@@ -459,6 +454,15 @@ export class ProgicCodec {
     let hi = order.length;
     if (search.refineCount !== undefined) {
       hi = Math.min(hi, Math.round(search.refineCount * base.indices[0].length));
+    }
+    // When every code fits, which position gets one first does not matter: no steering needed.
+    if (hi === order.length) {
+      const every = at(hi);
+      if (fits(every.result.bytes.length)) return every;
+    }
+    if (search.steer !== false) {
+      const decoded = await this.decodeIndices(base.indices, coded.width, coded.height);
+      order = fillOrder(steered(energies, blockVisibility(coded, decoded)));
     }
     const most = at(hi);
     if (fits(most.result.bytes.length)) return most;
