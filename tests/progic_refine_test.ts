@@ -267,6 +267,12 @@ Deno.test({
       d.reduce((a, n, p) => a + n * visible[p], 0) / d.reduce((a, n) => a + n, 0);
     const [a, b] = [aim(on.refinement!.depth), aim(off.refinement!.depth)];
     assert(a > b, `steered codes aim at mean visibility ${a}, unsteered ${b}`);
+    // Every code written: the order cannot matter, and the streams are the same.
+    const books = weights.refine!.length;
+    assertEquals(
+      (await c.encode(img, { refine: books })).bytes,
+      (await c.encode(img, { refine: books, steer: false })).bytes,
+    );
   },
 });
 
