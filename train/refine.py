@@ -14,7 +14,8 @@ leave of the encoder's latent on bsds500 train+val, each on the residual of the 
 encoder's rule (`refine_chain`, `fill_order`): every position's chain of greedy nearest codes
 through the E books, then codes handed out one at a time to the position whose residual energy is
 currently largest (ties: the lower position), at most E per position; a budget of m codes takes
-the first m of that order.
+the first m of that order. The codec first scales each position's energies by the visibility of
+its stage-N decode's error, cubed (`steered`; visibility.py).
 
     /usr/bin/python3 train/refine.py --weights weights/progic-t.safetensors   # ~6 min
 

@@ -1,7 +1,7 @@
 /**
  * The refinement section of a ProGIC stream: up to E more residual-VQ codes per latent position
  * beyond the last stage, from the weights' refinement codebooks (`rvq.refine`), given where the
- * stage-N residual is largest (train/refine.py; docs/format.md).
+ * stage-N residual is largest and most visible (train/refine.py; docs/format.md).
  *
  * The encoder's rule, shared with the PyTorch twin: every position's chain of greedy nearest
  * codes through the E books is searched; codes are then handed out one at a time to the position
