@@ -199,16 +199,15 @@ def read_distmap(butteraugli, src8, dec8):
 @torch.no_grad()
 def stage_pairs(model, files, log=print):
     """-> [(coded-size source uint8, its default stage-N decode uint8)] as the encoder sees them."""
-    from export import DEFAULT_SMOOTHING
+    from data import load_rgb
+    from export import DEFAULT_SMOOTHING, to_u8
     from refine import five_stages
     pairs = []
     for i, f in enumerate(files):
-        from data import load_rgb
         x, _, yhat = five_stages(model, load_rgb(f))
         ch, cw = x.shape[:2]
         rec = model.render(yhat.permute(2, 0, 1)[None], model.N, ch, cw, DEFAULT_SMOOTHING)
-        to8 = lambda t: torch.round(t * 255.0).clamp(0, 255).to(torch.uint8).numpy()  # noqa: E731
-        pairs.append((to8(x), to8(rec)))
+        pairs.append((to_u8(x), to_u8(rec)))
         if (i + 1) % 10 == 0:
             log(f"  decoded {i + 1}/{len(files)}")
     return pairs
