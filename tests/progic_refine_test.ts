@@ -242,13 +242,18 @@ const texture = (width: number, height: number) =>
     (x, y) => (x > 40 && x < 56 && y > 20 && y < 40 ? ((x * y) % 7) * 30 : 60),
   );
 
+/** The progic-t codec on the WebGPU adapter, or the CPU reference backend without one. */
+const codecOnAdapter = async () => {
+  const ctx = await gpu();
+  return await ProgicCodec.create(weights, ctx ? webgpuBackend(ctx) : cpuBackend());
+};
+
 Deno.test({
   name: "refine: steered codes go to blocks whose stage-5 decode differs more visibly",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const ctx = await gpu();
-    const c = await ProgicCodec.create(weights, ctx ? webgpuBackend(ctx) : cpuBackend());
+    const c = await codecOnAdapter();
     const img = texture(160, 128);
     const model = {
       id: c.modelId,
@@ -281,8 +286,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const ctx = await gpu();
-    const c = await ProgicCodec.create(weights, ctx ? webgpuBackend(ctx) : cpuBackend());
+    const c = await codecOnAdapter();
     // 80 positions: enough for the entropy-coded stages to leave room for some refinement.
     const img = texture(160, 128), positions = 10 * 8;
     const plain = await c.encode(img, { refine: 0 });
