@@ -20,7 +20,7 @@ import { readProgic } from "../src/models/progic/bitstream.ts";
 import { blockVisibility } from "../src/metrics/visibility.ts";
 import { assert, assertEquals, assertRejects, assertThrows, rng } from "./assert.ts";
 import { compare, gpu, GPU_TEST, synthetic } from "./harness.ts";
-import { fixture } from "./progic_fixture.ts";
+import { adapterCodec, fixture } from "./progic_fixture.ts";
 
 const root = new URL("../", import.meta.url);
 const { weights, g, metadata } = await fixture("progic-t");
@@ -242,18 +242,12 @@ const texture = (width: number, height: number) =>
     (x, y) => (x > 40 && x < 56 && y > 20 && y < 40 ? ((x * y) % 7) * 30 : 60),
   );
 
-/** The progic-t codec on the WebGPU adapter, or the CPU reference backend without one. */
-const codecOnAdapter = async () => {
-  const ctx = await gpu();
-  return await ProgicCodec.create(weights, ctx ? webgpuBackend(ctx) : cpuBackend());
-};
-
 Deno.test({
   name: "refine: steered codes go to blocks whose stage-5 decode differs more visibly",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const c = await codecOnAdapter();
+    const c = await adapterCodec(weights);
     const img = texture(160, 128);
     const model = {
       id: c.modelId,
@@ -286,7 +280,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const c = await codecOnAdapter();
+    const c = await adapterCodec(weights);
     // 80 positions: enough for the entropy-coded stages to leave room for some refinement.
     const img = texture(160, 128), positions = 10 * 8;
     const plain = await c.encode(img, { refine: 0 });

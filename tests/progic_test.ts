@@ -20,7 +20,7 @@ import { stageCodeBits } from "../src/models/progic/entropy.ts";
 import type { ProgicWeights } from "../src/models/progic/weights.ts";
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { compare, gpu, GPU_TEST, synthetic } from "./harness.ts";
-import { fixture } from "./progic_fixture.ts";
+import { adapterCodec, fixture } from "./progic_fixture.ts";
 
 const root = new URL("../", import.meta.url);
 
@@ -214,17 +214,12 @@ for (const model of PARITY_MODELS) {
   });
 }
 
-async function codec(w: ProgicWeights = weights, tile = 64): Promise<ProgicCodec> {
-  const ctx = await gpu();
-  return await ProgicCodec.create(w, ctx ? webgpuBackend(ctx) : cpuBackend(), tile);
-}
-
 Deno.test({
   name: "progic: stream round trip, progressive prefixes and truncation",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const c = await codec();
+    const c = await adapterCodec(weights);
     const img = goldenImage();
     const full = await c.encode(img);
     assertEquals(full.stages, 5);
@@ -266,7 +261,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const c = await codec();
+    const c = await adapterCodec(weights);
     const { bytes } = await c.encode(goldenImage(), { stages: 2 });
     const flipped = bytes.slice();
     flipped[flipped.length - 3] ^= 0x10;
@@ -303,7 +298,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const c = await codec();
+    const c = await adapterCodec(weights);
     // 161×97 is one pixel past 160×96: fitted, it codes a 10×6 grid instead of 11×7.
     const img = synthetic(161, 97);
     const fitted = await c.encode(img, { stages: 2 });
@@ -339,8 +334,8 @@ Deno.test({
   async fn() {
     // A smooth synthetic 408×100 image: a 26×7 latent grid, several 15-wide tiles.
     const img = synthetic(408, 100);
-    const whole = await codec(weights, 64);
-    const tiled = await codec(weights, 15);
+    const whole = await adapterCodec(weights, 64);
+    const tiled = await adapterCodec(weights, 15);
     const a = await whole.encodeIndices(img);
     const b = await tiled.encodeIndices(img);
     assert(a.w > 3, "test image must span several tiles");

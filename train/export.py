@@ -224,7 +224,7 @@ def evaluate(model, files, stages=None, log=print, with_butteraugli=None, beams=
                     rec = model.decompress(idx, s, ch, cw, smoothing=smoothing)
                     split = stages_bits(idx, getattr(model, "entropy", None), s, model.K)
                     bits = stream_bits(*split)
-                q8 = torch.round(rec * 255.0).clamp(0, 255).to(torch.uint8).numpy()
+                q8 = to_u8(rec)
                 q8 = torch.from_numpy(lanczos_resize(q8, W, H).copy())
                 rt = (q8.double() / 255.0).permute(2, 0, 1)[None]
                 mse = ((rt - xt) ** 2).mean().item()

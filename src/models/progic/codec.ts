@@ -455,16 +455,15 @@ export class ProgicCodec {
     if (search.refineCount !== undefined) {
       hi = Math.min(hi, Math.round(search.refineCount * base.indices[0].length));
     }
-    // When every code fits, which position gets one first does not matter: no steering needed.
-    if (hi === order.length) {
-      const every = at(hi);
-      if (fits(every.result.bytes.length)) return every;
-    }
+    // With every code, which position gets one first does not matter: that stream is the same
+    // steered or not, and when it fits there is nothing to steer.
+    const every = hi === order.length ? at(hi) : undefined;
+    if (every && fits(every.result.bytes.length)) return every;
     if (search.steer !== false) {
       const decoded = await this.decodeIndices(base.indices, coded.width, coded.height);
       order = fillOrder(steered(energies, blockVisibility(coded, decoded)));
     }
-    const most = at(hi);
+    const most = every ?? at(hi);
     if (fits(most.result.bytes.length)) return most;
     let best = base, lo = 0;
     hi--;
