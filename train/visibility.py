@@ -183,15 +183,14 @@ def read_pfm(path):
 
 
 def read_distmap(butteraugli, src8, dec8):
-    """-> ([H, W] Butteraugli distances of dec8 against src8, max-norm) via butteraugli_main."""
+    """-> [H, W] Butteraugli distances of dec8 against src8, via butteraugli_main."""
     from export import write_ppm
     with tempfile.TemporaryDirectory() as tmp:
         ref, dist, pfm = (os.path.join(tmp, n) for n in ("r.ppm", "d.ppm", "m.pfm"))
         write_ppm(ref, src8)
         write_ppm(dist, dec8)
-        out = subprocess.run([butteraugli, ref, dist, "--distmap", pfm], capture_output=True,
-                             text=True, check=True).stdout.split()
-        return heat_to_distance(read_pfm(pfm)), float(out[0])
+        subprocess.run([butteraugli, ref, dist, "--distmap", pfm], capture_output=True, check=True)
+        return heat_to_distance(read_pfm(pfm))
 
 
 # --- fitting --------------------------------------------------------------------------------
@@ -217,7 +216,7 @@ def block_data(pairs, butteraugli):
     """-> per image (features [P, FEATURES], log of the true block maxima [P])."""
     out = []
     for src, dec in pairs:
-        dm, _ = read_distmap(butteraugli, src, dec)
+        dm = read_distmap(butteraugli, src, dec)
         t = block_max(torch.from_numpy(dm)[None])[0]
         out.append((block_features(src, dec).numpy(), np.log(t.numpy() + 1e-3)))
     return out

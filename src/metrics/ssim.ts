@@ -51,7 +51,8 @@ function windowSide(minSide: number): number {
   return s % 2 === 1 ? s : s - 1;
 }
 
-function gaussian(size: number, sigma: number): Float64Array {
+/** Normalised Gaussian taps of an odd `size`, centred (also the visibility model's blur). */
+export function gaussian(size: number, sigma: number): Float64Array {
   const g = new Float64Array(size);
   const c = (size - 1) / 2;
   let sum = 0;

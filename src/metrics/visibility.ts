@@ -12,6 +12,7 @@
  * @module
  */
 import { channelsOf, type MetricImage } from "./image.ts";
+import { gaussian } from "./ssim.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { VISIBILITY_COEFFICIENTS } from "./visibility_coefficients.ts";
 
@@ -28,15 +29,6 @@ const FEATURES = 2 * BANDS;
 /** One channel plane of `width·height` samples. */
 type Plane = Float64Array;
 
-function gaussianKernel(sigma: number): Float64Array {
-  const r = Math.ceil(3 * sigma);
-  const k = new Float64Array(2 * r + 1);
-  let sum = 0;
-  for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
-  for (let i = 0; i < k.length; i++) k[i] /= sum;
-  return k;
-}
-
 /**
  * Separable Gaussian blur of a plane, edges replicated; rows first, as the twin. Each row is
  * copied into a buffer extended by r replicated samples on both sides, so the tap loop needs no
@@ -44,7 +36,7 @@ function gaussianKernel(sigma: number): Float64Array {
  * sequential.
  */
 function blur(src: Plane, width: number, height: number, sigma: number): Plane {
-  const k = gaussianKernel(sigma), r = (k.length - 1) >> 1;
+  const r = Math.ceil(3 * sigma), k = gaussian(2 * r + 1, sigma);
   const tmp = new Float64Array(src.length), out = new Float64Array(src.length);
   const line = new Float64Array(width + 2 * r);
   for (let y = 0; y < height; y++) {
