@@ -17,7 +17,7 @@ const codec = model.codec;
 await codec.encode(img); // compiles every graph both variants use
 await codec.encode(img, { steer: false });
 const on: number[] = [], off: number[] = [], vis: number[] = [];
-let sizes = [0, 0], unsteered = new Uint8Array();
+let sizes = [0, 0], unsteered: Uint8Array = new Uint8Array();
 for (let r = 0; r < runs; r++) {
   let t = performance.now();
   const a = await codec.encode(img);
