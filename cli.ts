@@ -52,8 +52,8 @@ Usage:
                   encoding that lowers Butteraugli for a little PSNR; 0 turns it off
   --pad           pad every side to a multiple of 16 instead of shrinking one that is 1–4
                   pixels past it (481 → 480, enlarged back on decode)
-  --smoothing S   decoder post-filter strength 0…1 (default 1): a light blur that lowers
-                  Butteraugli for a little PSNR; 0 keeps the network's output as it is
+  --smoothing S   decoder post-filter strength 0…1 (default 0.75): a light blur of the
+                  decoded image; 0 keeps the network's output as it is
   --model NAME    model to encode with (default progic-t); decode reads it from the file
   --background C  flatten transparent images onto this colour (default: refuse them)
   --best-effort   decode the intact stages of a damaged file

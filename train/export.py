@@ -57,7 +57,7 @@ FORMAT = "tessera-progic-1"
 DEFAULT_BEAMS = 8
 # The TypeScript decoder's default post-filter strength (DEFAULT_SMOOTHING in
 # src/models/progic/codec.ts): the manifest measures what `mod.ts decode` returns.
-DEFAULT_SMOOTHING = 1.0
+DEFAULT_SMOOTHING = 0.75
 # The TypeScript encoder's default pre-filter strength (DEFAULT_PRESMOOTHING in
 # src/models/progic/codec.ts): the same blur as the post-filter, on the encoder's input.
 DEFAULT_PRESMOOTHING = 1.0
