@@ -39,7 +39,7 @@ from data import list_images, load_rgb  # noqa: E402
 from progic import sq_dist  # noqa: E402
 
 REFINE_TENSOR = "rvq.refine"
-BOOKS = 4
+BOOKS = 8
 ITERS = 15
 STORAGE_NOTE = "; F16 rvq.refine"
 
