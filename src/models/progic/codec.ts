@@ -110,8 +110,8 @@ export const DEFAULT_BEAMS = 8;
 /**
  * Default post-filter strength of {@link ProgicCodec.decode}: three quarters of the blur. With the
  * pre-filter at 1 the post-filter no longer buys Butteraugli's max-norm (level from 0.625 to 1),
- * and 0.75 keeps it while gaining PSNR, MS-SSIM and the 3-norm over 1 (train/README.md, "Decoder
- * post-filter").
+ * and 0.75 keeps it while gaining PSNR, MS-SSIM and the 3-norm over 1 (train/README.md, "The
+ * default stream's post-filter").
  */
 export const DEFAULT_SMOOTHING = 0.75;
 
