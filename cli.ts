@@ -44,7 +44,7 @@ Usage:
   --refine R      refinement codes after stage 5, where the error is most visible: "auto"
                   (default) fills the room --bpp / --max-bytes leave, or up to stage 5's
                   fixed-length size (0.195 bpp) without them; a number is the mean count per
-                  16×16 block (0…8 with progic-t, 0…4 with progic-s; 0: none)
+                  16×16 block (0…8 with both shipped models; 0: none)
   --no-steer      give refinement codes where the latent's error is largest instead of where
                   the decoded image differs most visibly (a fitted Butteraugli model; one
                   decoder run less)
